@@ -1,0 +1,55 @@
+#!/usr/bin/env python3
+"""Build the example image example.com/busybox from Debian's busybox-static.
+
+    python3 examples/build_busybox_aci.py [--out busybox.aci] [--busybox /bin/busybox]
+
+The rootfs holds /bin/busybox with a symlink per applet, a minimal /etc, and runs /bin/sh.
+"""
+
+import argparse
+import os
+import shutil
+import subprocess
+import tempfile
+
+from rktfast.appc.aci_builder import build_aci_from_dir, image_manifest
+
+
+def make_rootfs(root: str, busybox: str) -> None:
+    for d in ("bin", "sbin", "usr/bin", "usr/sbin", "etc", "tmp", "root", "proc", "sys", "dev"):
+        os.makedirs(os.path.join(root, d), exist_ok=True)
+    os.chmod(os.path.join(root, "tmp"), 0o1777)
+    shutil.copy2(busybox, os.path.join(root, "bin/busybox"))
+    applets = subprocess.run([busybox, "--list-full"], check=True, capture_output=True,
+                             text=True).stdout.split()
+    for path in applets:
+        link = os.path.join(root, path)
+        if not os.path.lexists(link):
+            os.makedirs(os.path.dirname(link), exist_ok=True)
+            os.symlink("/bin/busybox", link)
+    files = {
+        "etc/passwd": "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n"
+                      "user:x:1000:1000:user:/tmp:/bin/sh\n",
+        "etc/group": "root:x:0:\nnogroup:x:65534:\nuser:x:1000:\n",
+    }
+    for name, text in files.items():
+        with open(os.path.join(root, name), "w") as f:
+            f.write(text)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--out", default="busybox.aci")
+    ap.add_argument("--busybox", default="/bin/busybox")
+    ap.add_argument("--name", default="example.com/busybox")
+    ap.add_argument("--version", default="1.35.0")
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        make_rootfs(tmp, a.busybox)
+        manifest = image_manifest(a.name, a.version, ["/bin/sh"])
+        build_aci_from_dir(tmp, manifest, a.out)
+    print(a.out)
+
+
+if __name__ == "__main__":
+    main()

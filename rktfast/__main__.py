@@ -1,0 +1,3 @@
+from rktfast.cli.main import main
+
+main()

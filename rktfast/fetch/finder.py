@@ -1,0 +1,142 @@
+"""Turn an IMAGE argument into an image in the store, honouring the pull policy.
+
+One ``Finder`` serves fetch, prepare and run. Local files are ingested in one pass into
+``cas/tmp``, checked (manifest, os/arch, signature) and only then committed: an image that
+fails any check never enters the store.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Callable
+
+from rktfast.errors import ImageError, RktError, StoreError, TrustError
+from rktfast.fetch.image_ref import classify
+from rktfast.store.imagestore import ImageStore
+from rktfast.store.treestore import TreeStore, tree_id
+
+POLICIES = ("never", "new", "update")
+
+
+@dataclass
+class FetchOptions:
+    policy: str = "update"
+    insecure_image: bool = False
+    render: bool = True  # render the tree while ingesting (rkt renders on fetch)
+    keystore: object | None = None
+
+
+class Finder:
+    def __init__(self, store: ImageStore, trees: TreeStore, opts: FetchOptions,
+                 log: Callable[[str], None], debug: Callable[[str], None]):
+        self.store = store
+        self.trees = trees
+        self.opts = opts
+        self.log = log  # stderr line with the "image: " prefix
+        self.debug = debug
+        self._warned_insecure = False
+
+    def find(self, arg: str, signature: str | None = None) -> str:
+        """Return the store key of the image named by ``arg``, fetching it if the policy says so."""
+        ref = classify(arg)
+        if ref.kind == "hash":
+            return self.store.resolve_key(ref.value)
+        if ref.kind == "file":
+            return self.fetch_file(ref.value, signature)
+        if ref.kind == "name":
+            return self.find_name(ref.value)
+        if ref.kind == "docker" and not self.opts.insecure_image:
+            raise ImageError("signature verification for docker images is not supported "
+                             "(try --insecure-options=image)")
+        raise ImageError(f"unable to fetch image from {ref.value!r}: fetching {ref.kind} images "
+                         "is not supported by this build yet")
+
+    def find_name(self, name_arg: str) -> str:
+        from rktfast.appc.types import parse_image_name
+
+        name, labels = parse_image_name(name_arg)
+        if self.opts.policy in ("never", "new"):
+            key = self.store.find_by_name(name, labels)
+            if key:
+                self.debug(f"using image from local store for image name {name_arg}")
+                return key
+            if self.opts.policy == "never":
+                raise StoreError(f"unable to fetch image from image name {name_arg}: "
+                                 "image not found in the local store")
+        self.debug(f"searching for app image {name_arg}")
+        raise ImageError(f"unable to fetch image from image name {name_arg}: remote image "
+                         "discovery is not supported by this build yet")
+
+    def fetch_file(self, path: str, signature: str | None) -> str:
+        from rktfast.fetch.ingest import ingest_aci
+
+        self.debug(f"using image from file {path}")
+        if not self.opts.insecure_image:
+            sig_path = signature or path + ".asc"
+            try:
+                with open(sig_path, "rb") as f:
+                    sig_bytes = f.read(1 << 20)
+            except OSError as e:
+                raise TrustError(f'unable to fetch image from file "{path}": error opening '
+                                 "signature file", e) from e
+        try:
+            src = open(path, "rb")
+        except OSError as e:
+            raise ImageError(f'unable to fetch image from file "{path}"', e) from e
+        with src:
+            tree_tmp_dir = self.store.tmp_dir if self.opts.render else None
+            res = ingest_aci(src, blob_dir=self.store.tmp_dir, tree_dir=tree_tmp_dir)
+        try:
+            manifest = check_manifest(res.manifest)
+            if self.opts.insecure_image:
+                self._warn_insecure()
+            else:
+                self.verify(manifest.name, path, sig_bytes)
+            info = self.store.commit_image(res.image_key, res.blob_tmp, res.manifest,
+                                           manifest.name, res.size)
+            res.blob_tmp = None
+            if res.tree_tmp and not manifest.dependencies and not manifest.path_whitelist:
+                self.trees.adopt(tree_id([info.key]), res.tree_tmp, info.key)
+                self.store.index.set_tree_size(info.key, res.tree_size)
+                res.tree_tmp = None
+            return info.key
+        finally:
+            if res.blob_tmp and os.path.exists(res.blob_tmp):
+                os.unlink(res.blob_tmp)
+            if res.tree_tmp:
+                self.trees.discard(res.tree_tmp)
+
+    def verify(self, name: str, data_path: str, sig_bytes: bytes) -> None:
+        from rktfast.trust.verify import verify_signature
+
+        try:
+            identities = verify_signature(self.opts.keystore, name, data_path, sig_bytes)
+        except TrustError as e:
+            if "unknown entity" in str(e):
+                self.log("If you expected the signing key to change, try running:")
+                self.log(f"    rkt trust --prefix {name}")
+            raise
+        self.log("signature verified:")
+        for ident in identities:
+            self.log(f"  {ident}")
+
+    def _warn_insecure(self) -> None:
+        if not self._warned_insecure:
+            self.log("warning: image signature verification has been disabled")
+            self._warned_insecure = True
+
+
+def check_manifest(raw: bytes):
+    """Parse and validate an image manifest, including the os/arch rules stage0 enforces."""
+    from rktfast.appc.image_manifest import ImageManifest
+    from rktfast.appc.types import check_os_arch
+
+    try:
+        m = ImageManifest.parse(raw)
+        check_os_arch(m)
+    except RktError:
+        raise
+    except Exception as e:
+        raise ImageError("invalid image manifest", e) from e
+    return m

@@ -1,0 +1,138 @@
+"""The store's index: an SQLite database (WAL) in ``cas/db/``.
+
+Tables mirror rkt's (SPEC §3): ``aciinfo`` (one row per image in the store) and ``remote``
+(one row per remote URL, for caching). A row is written only after its blob is in place, so a
+row always points at a complete blob; a blob without a row is garbage that gc removes.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+
+from rktfast.errors import StoreError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS aciinfo (
+    blobkey TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    importtime INTEGER NOT NULL,
+    lastused INTEGER NOT NULL,
+    latest INTEGER NOT NULL DEFAULT 0,
+    size INTEGER NOT NULL DEFAULT 0,
+    treestoresize INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS aciinfo_name ON aciinfo(name);
+CREATE TABLE IF NOT EXISTS remote (
+    aciurl TEXT PRIMARY KEY,
+    sigurl TEXT,
+    etag TEXT,
+    blobkey TEXT,
+    cachemaxage INTEGER,
+    downloadtime INTEGER
+);
+PRAGMA user_version = 1;
+"""
+
+
+@dataclass
+class ImageInfo:
+    key: str
+    name: str
+    import_time: int  # ns since the epoch
+    last_used: int  # ns since the epoch
+    latest: bool
+    size: int
+    tree_size: int
+
+
+@dataclass
+class RemoteInfo:
+    aci_url: str
+    sig_url: str
+    etag: str
+    key: str
+    cache_max_age: int
+    download_time: int
+
+
+def now_ns() -> int:
+    return time.time_ns()
+
+
+class Index:
+    """A connection to the index; every method is one short transaction."""
+
+    def __init__(self, db_dir: str):
+        os.makedirs(db_dir, mode=0o700, exist_ok=True)
+        path = os.path.join(db_dir, "index.sqlite3")
+        try:
+            self.db = sqlite3.connect(path, timeout=60, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            if self.db.execute("PRAGMA user_version").fetchone()[0] < 1:
+                self.db.execute("BEGIN IMMEDIATE")
+                self.db.executescript(SCHEMA)
+                # executescript commits on its own
+        except sqlite3.Error as e:
+            raise StoreError(f"cannot open the store index {path!r}", e) from e
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _rows(self, sql: str, args: tuple = ()) -> list[ImageInfo]:
+        return [ImageInfo(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6])
+                for r in self.db.execute(sql, args)]
+
+    def all_images(self) -> list[ImageInfo]:
+        return self._rows("SELECT * FROM aciinfo ORDER BY importtime")
+
+    def get(self, key: str) -> ImageInfo | None:
+        rows = self._rows("SELECT * FROM aciinfo WHERE blobkey = ?", (key,))
+        return rows[0] if rows else None
+
+    def by_name(self, name: str) -> list[ImageInfo]:
+        return self._rows("SELECT * FROM aciinfo WHERE name = ? ORDER BY importtime DESC", (name,))
+
+    def keys_with_prefix(self, prefix: str) -> list[str]:
+        esc = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return [r[0] for r in self.db.execute(
+            "SELECT blobkey FROM aciinfo WHERE blobkey LIKE ? ESCAPE '\\'", (esc + "%",))]
+
+    def put(self, info: ImageInfo) -> None:
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            old = self.db.execute("SELECT importtime FROM aciinfo WHERE blobkey = ?",
+                                  (info.key,)).fetchone()
+            if old:  # re-import keeps the first import time, like rkt
+                info.import_time = old[0]
+            self.db.execute(
+                "INSERT OR REPLACE INTO aciinfo VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (info.key, info.name, info.import_time, info.last_used, int(info.latest),
+                 info.size, info.tree_size))
+
+    def touch(self, key: str) -> None:
+        with self.db:
+            self.db.execute("UPDATE aciinfo SET lastused = ? WHERE blobkey = ?", (now_ns(), key))
+
+    def set_tree_size(self, key: str, size: int) -> None:
+        with self.db:
+            self.db.execute("UPDATE aciinfo SET treestoresize = ? WHERE blobkey = ?", (size, key))
+
+    def remove(self, key: str) -> None:
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.execute("DELETE FROM aciinfo WHERE blobkey = ?", (key,))
+            self.db.execute("DELETE FROM remote WHERE blobkey = ?", (key,))
+
+    def get_remote(self, url: str) -> RemoteInfo | None:
+        r = self.db.execute("SELECT * FROM remote WHERE aciurl = ?", (url,)).fetchone()
+        return RemoteInfo(*r) if r else None
+
+    def put_remote(self, info: RemoteInfo) -> None:
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO remote VALUES (?, ?, ?, ?, ?, ?)",
+                            (info.aci_url, info.sig_url, info.etag, info.key,
+                             info.cache_max_age, info.download_time))

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The main job: build the example busybox image, fetch it into a store, list it (and run it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PREFIX=${RKTFAST_PREFIX:-/opt/rktfast}
+WORK=${RKTFAST_DEMO_DIR:-/var/tmp/rktfast-demo}
+mkdir -p "$WORK"
+"$PREFIX/bin/python" examples/build_busybox_aci.py --out "$WORK/busybox.aci" >/dev/null
+RKT=(rkt --dir="$WORK/data" --local-config="$WORK/etc")
+set -x
+"${RKT[@]}" --insecure-options=image fetch "$WORK/busybox.aci"
+"${RKT[@]}" image list
