@@ -12,7 +12,6 @@ import urllib.request
 import uuid as uuidlib
 
 import pytest
-
 from conftest import rkt_command
 
 POD_UUID = str(uuidlib.uuid4())

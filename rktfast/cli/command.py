@@ -9,8 +9,9 @@ for failures, which the dispatcher prints as ``<cmd>: <message>`` and turns into
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
 
 @dataclass
@@ -36,7 +37,7 @@ class Command:
     name: str
     summary: str
     usage: str
-    run: Callable[["Context"], int | None] | None = None
+    run: Callable[[Context], int | None] | None = None
     flags: list[Flag] = field(default_factory=list)
     needs_root: bool = False
     # run, prepare, fetch, enter, app add/exec: flags end at the first positional.
@@ -44,7 +45,7 @@ class Command:
     # Accept app arguments after "--" (split out into ctx.app_args).
     takes_dashdash: bool = False
     aliases: tuple[str, ...] = ()
-    subcommands: list["Command"] = field(default_factory=list)
+    subcommands: list[Command] = field(default_factory=list)
     hidden: bool = False
     description: str = ""
     # run/prepare parse their own per-image grammar from ctx.argv_rest.

@@ -7,7 +7,6 @@ import os
 from rktfast.cli.command import Command, Context, Flag
 
 
-
 def run(ctx: Context) -> int:
     from rktfast.mds.client import socket_path
     from rktfast.mds.registry import Registry

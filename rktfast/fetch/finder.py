@@ -8,8 +8,8 @@ fails any check never enters the store.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from rktfast.errors import ImageError, RktError, StoreError, TrustError
 from rktfast.fetch.image_ref import classify

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import glob
 import os
-from typing import Callable
+from collections.abc import Callable
 
 from rktfast.store.imagestore import ImageStore
 from rktfast.store.index import now_ns

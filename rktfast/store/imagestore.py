@@ -50,7 +50,7 @@ class ImageStore:
         self.index.close()
         self._cas_lock.close()
 
-    def __enter__(self) -> "ImageStore":
+    def __enter__(self) -> ImageStore:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -39,11 +39,11 @@ class FdLock:
                 raise LockBusy(f"lock {self.path!r} is held by another process") from None
             raise RktError(f"cannot lock {self.path!r}", e) from e
 
-    def exclusive(self, blocking: bool = True) -> "FdLock":
+    def exclusive(self, blocking: bool = True) -> FdLock:
         self._flock(fcntl.LOCK_EX, blocking)
         return self
 
-    def shared(self, blocking: bool = True) -> "FdLock":
+    def shared(self, blocking: bool = True) -> FdLock:
         self._flock(fcntl.LOCK_SH, blocking)
         return self
 
@@ -55,7 +55,7 @@ class FdLock:
             os.close(self.fd)
             self.fd = -1
 
-    def __enter__(self) -> "FdLock":
+    def __enter__(self) -> FdLock:
         return self
 
     def __exit__(self, *exc) -> None:
