@@ -13,12 +13,19 @@ class RktError(Exception):
 
     exit_code = 254
 
-    def __init__(self, message: str, cause: BaseException | None = None, exit_code: int | None = None):
+    # The word before the colon on stderr; None means the command's name. Errors that come
+    # from a library rkt names print with its prefix (``stage1: ``, ``networking: ``).
+    prefix: str | None = None
+
+    def __init__(self, message: str, cause: BaseException | None = None,
+                 exit_code: int | None = None, prefix: str | None = None):
         super().__init__(message)
         self.message = message
         self.cause = cause
         if exit_code is not None:
             self.exit_code = exit_code
+        if prefix is not None:
+            self.prefix = prefix
 
     def chain(self) -> list[str]:
         """The messages from outermost to innermost."""

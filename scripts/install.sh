@@ -13,7 +13,8 @@ PACKAGES=(
   libcap-dev libseccomp-dev libjansson-dev
   busybox-static gnupg appc-spec
   libarchive-tools umoci crun runc systemd-container
-  zstd xz-utils bzip2 iproute2 iptables
+  zstd xz-utils bzip2 iproute2 iptables iputils-ping containernetworking-plugins util-linux
+  golang-go golang-github-appc-spec-dev docker-registry skopeo
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> None:
             help_.print_usage(cmd, sys.stderr)
         code = e.exit_code
     except RktError as e:
-        print_error(_leaf_name(argv), e, debug)
+        print_error(e.prefix or _leaf_name(argv), e, debug)
         if debug and e.cause is not None and not isinstance(e.cause, RktError):
             import traceback
             traceback.print_exception(e.cause, file=sys.stderr)

@@ -1,0 +1,130 @@
+"""Set up and tear down a pod's networks: netns, CNI ADD/DEL, net-info.json, ports.
+
+Stage0 does this for the native stage1 before exec'ing it: the network namespace is
+bind-mounted at ``<pod>/netns`` and the stage1 joins it. ``<pod>/net/`` keeps copies of the
+configurations used, and ``net-info.json`` the results, so gc can undo exactly what was done
+even after a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+from rktfast.errors import RktError
+from rktfast.net import cni, portfwd
+from rktfast.net.netconf import Network
+
+LOOPBACK = {"cniVersion": "0.1.0", "name": "lo", "type": "loopback"}
+
+
+def netns_path(pod_dir: str) -> str:
+    return os.path.join(pod_dir, "netns")
+
+
+def create_netns(pod_dir: str) -> str:
+    path = netns_path(pod_dir)
+    open(path, "w").close()
+    proc = subprocess.run(["unshare", f"--net={path}", "true"], capture_output=True, text=True)
+    if proc.returncode != 0:
+        os.unlink(path)
+        raise RktError("cannot create the pod's network namespace",
+                       RktError(proc.stderr.strip()))
+    return path
+
+
+def remove_netns(pod_dir: str) -> None:
+    path = netns_path(pod_dir)
+    if os.path.exists(path):
+        subprocess.run(["umount", "-l", path], capture_output=True)
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+def setup(pod_dir: str, uuid: str, networks: list[Network], stage1_rootfs: str,
+          local_config: str, data_dir: str) -> list[dict]:
+    """Create the netns and attach every network; returns the net-info entries."""
+    dirs = cni.plugin_dirs(stage1_rootfs, local_config)
+    netns = create_netns(pod_dir)
+    infos: list[dict] = []
+    conf_dir = os.path.join(pod_dir, "net")
+    os.makedirs(conf_dir, mode=0o700, exist_ok=True)
+    try:
+        cni.invoke("ADD", cni.find_plugin("loopback", dirs), LOOPBACK, container_id=uuid,
+                   netns=netns, ifname="lo", args="", dirs=dirs)
+        for i, net in enumerate(networks):
+            conf = dict(net.conf)
+            conf.setdefault("cniVersion", "0.1.0")
+            ipam = conf.get("ipam")
+            if isinstance(ipam, dict) and ipam.get("type") == "host-local":
+                # Leases live in the rkt data dir: gc finds them and tests stay isolated.
+                conf["ipam"] = {**ipam, "dataDir": ipam.get("dataDir") or
+                                os.path.join(data_dir, "networks")}
+            conf_copy = os.path.join(conf_dir, f"{net.name}.conf")
+            with open(conf_copy, "w") as f:
+                json.dump(conf, f)
+            plugin = cni.find_plugin(net.plugin, dirs)
+            ifname = f"eth{i}"
+            info = {"netName": net.name, "netConf": conf_copy, "pluginPath": plugin,
+                    "ifName": ifname, "ip": "", "args": net.args, "mask": ""}
+            infos.append(info)  # recorded before ADD so a failure is still undone
+            _write_net_info(pod_dir, infos)
+            res = cni.parse_result(cni.invoke("ADD", plugin, conf, container_id=uuid,
+                                              netns=netns, ifname=ifname, args=net.args,
+                                              dirs=dirs))
+            info.update(ip=res.ip, mask=res.mask, gateway=res.gateway, dns=res.dns,
+                        ipMasq=bool(conf.get("ipMasq")))
+            _write_net_info(pod_dir, infos)
+    except BaseException:
+        teardown(pod_dir, uuid, stage1_rootfs, local_config)
+        raise
+    return infos
+
+
+def forward_ports(uuid: str, infos: list[dict], forwards: list[portfwd.Forward]) -> None:
+    """Install port forwards to the pod IP of the first ipMasq network, else the last."""
+    if not forwards or not infos:
+        return
+    target = next((i for i in infos if i.get("ipMasq")), infos[-1])
+    for f in forwards:
+        f.pod_ip = target["ip"]
+    portfwd.setup(uuid, forwards)
+
+
+def read_net_info(pod_dir: str) -> list[dict]:
+    try:
+        with open(os.path.join(pod_dir, "net-info.json")) as f:
+            data = json.load(f)
+        return data if isinstance(data, list) else []
+    except (OSError, ValueError):
+        return []
+
+
+def teardown(pod_dir: str, uuid: str, stage1_rootfs: str, local_config: str) -> None:
+    """CNI DEL in reverse order, remove port forwards and the netns. Idempotent."""
+    portfwd.teardown(uuid)
+    netns = netns_path(pod_dir)
+    dirs = cni.plugin_dirs(stage1_rootfs, local_config)
+    errors = []
+    for info in reversed(read_net_info(pod_dir)):
+        try:
+            with open(info["netConf"]) as f:
+                conf = json.load(f)
+            cni.invoke("DEL", info["pluginPath"], conf, container_id=uuid,
+                       netns=netns if os.path.exists(netns) else "", ifname=info["ifName"],
+                       args=info.get("args", ""), dirs=dirs)
+        except (RktError, OSError, ValueError, KeyError) as e:
+            errors.append(e)
+    remove_netns(pod_dir)
+    if errors:
+        raise RktError("error tearing down the pod network", errors[0])
+
+
+def _write_net_info(pod_dir: str, infos: list[dict]) -> None:
+    tmp = os.path.join(pod_dir, ".net-info.json.tmp")
+    with open(tmp, "w") as f:
+        json.dump(infos, f)
+    os.rename(tmp, os.path.join(pod_dir, "net-info.json"))
