@@ -1,0 +1,192 @@
+"""Detached signature checks against the keyring for an image name.
+
+Like rkt (Go's ``openpgp.CheckDetachedSignature``), only the first signature packet of the
+signature file counts, armored or binary.  Errors carry rkt's texts:
+
+- ``keystore: no valid signatures found in signature file``  empty signature file;
+- ``openpgp: signature made by unknown entity``              no trusted key has the issuer's id
+  (``UnknownSignerError``; fetch adds the ``If you expected the signing key to change`` hint);
+- ``openpgp: invalid signature: hash tag doesn't match``     the data does not match (Go checks
+  the 2-byte hash tag first, so that is what rkt prints for tampered data);
+- ``openpgp: invalid data: …`` / ``openpgp: invalid argument: …``  not a signature.
+
+rktfast is stricter than rkt 1.30: a signing key that is revoked or expired now (whatever
+date the signature claims), an expired signature, or one made with a hash the OpenPGP policy
+rejects (MD5, SHA-1) fails: ``openpgp: key revoked``, ``openpgp: key expired``,
+``openpgp: signature expired``, ``openpgp: invalid signature: … rejected by policy``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+
+import pysequoia
+
+from rktfast.errors import TrustError
+from rktfast.trust.gostrings import go_os_error
+from rktfast.trust.keystore import Keystore, check_acidentifier
+from rktfast.trust.pubkey import armor_type, identities, key_ids
+
+MSG_UNKNOWN_ENTITY = "openpgp: signature made by unknown entity"
+MSG_NO_SIGNATURES = "keystore: no valid signatures found in signature file"
+MSG_BAD_SIGNATURE = "openpgp: invalid signature: hash tag doesn't match"
+MSG_NOT_A_SIGNATURE = "openpgp: invalid data: non signature packet found"
+MSG_NOT_OPENPGP = "openpgp: invalid data: tag byte does not have MSB set"
+MSG_KEY_EXPIRED = "openpgp: key expired"
+MSG_KEY_REVOKED = "openpgp: key revoked"
+
+# The lines rkt's image validator prints (prefixed ``image: ``) after MSG_UNKNOWN_ENTITY.
+# ``<image>`` is literal in rkt 1.30 (validator.go).
+UNKNOWN_ENTITY_HINT = (
+    "If you expected the signing key to change, try running:",
+    "    rkt trust --prefix <image>",
+)
+
+
+class UnknownSignerError(TrustError):
+    """No trusted key for the name has the id of the key that made the signature."""
+
+    def __init__(self) -> None:
+        super().__init__(MSG_UNKNOWN_ENTITY)
+
+
+def unknown_entity_hint(prefix: str = "image") -> str:
+    """The hint lines for UnknownSignerError, each prefixed like ``image: …``, newline-ended."""
+    return "".join(f"{prefix}: {line}\n" for line in UNKNOWN_ENTITY_HINT)
+
+
+def verify_signature(keystore: Keystore, name: str, data_path: str | os.PathLike,
+                     signature: bytes) -> list[str]:
+    """Check ``signature`` over the file ``data_path`` with the keys trusted for ``name``.
+
+    Returns the signer's identities (for the ``image: signature verified:`` lines).  The
+    file is streamed by pysequoia, never read into Python memory.
+    """
+    return _verify(keystore, name, signature, file=os.fspath(data_path))
+
+
+def verify_signature_bytes(keystore: Keystore, name: str, data: bytes,
+                           signature: bytes) -> list[str]:
+    """verify_signature over bytes already in memory (manifests, small test inputs)."""
+    return _verify(keystore, name, signature, data=data)
+
+
+def check_signer_known(keystore: Keystore, name: str, signature: bytes) -> pysequoia.Cert:
+    """The trusted certificate that claims to have made ``signature``, before downloading the
+    data it covers (rkt's ``checkIdentity``); UnknownSignerError if there is none."""
+    sig = parse_signature(signature)
+    return _find_signer(sig, load_keyring(keystore, name))
+
+
+def load_keyring(keystore: Keystore, name: str) -> list[pysequoia.Cert]:
+    """keystore.keyring_for(name) with rkt's error wrapping."""
+    check_acidentifier(name)
+    try:
+        return keystore.keyring_for(name)
+    except TrustError as e:
+        raise TrustError("keystore: error loading keyring", cause=e) from e
+
+
+def parse_signature(signature: bytes) -> pysequoia.Sig:
+    """The first signature in an armored or binary detached signature file."""
+    if not signature.strip():
+        raise TrustError(MSG_NO_SIGNATURES)
+    kind = armor_type(signature)
+    if kind is not None and kind != b"PGP SIGNATURE":
+        raise TrustError("openpgp: invalid argument: expected 'PGP SIGNATURE', got: "
+                         + kind.decode())
+    try:
+        return pysequoia.Sig.from_bytes(signature)
+    except Exception as e:
+        raise TrustError(_describe_unparsable(signature, kind is not None)) from e
+
+
+def _describe_unparsable(signature: bytes, armored: bool) -> str:
+    if armored:
+        return MSG_NO_SIGNATURES
+    if not signature[0] & 0x80:
+        return MSG_NOT_OPENPGP  # what Go says for text that is not an armored signature
+    try:
+        packets = list(pysequoia.packet.PacketPile.from_bytes(signature))
+    except (RuntimeError, ValueError):
+        return MSG_NO_SIGNATURES
+    if packets and packets[0].tag != pysequoia.packet.Tag.Signature:
+        return MSG_NOT_A_SIGNATURE
+    return MSG_NO_SIGNATURES
+
+
+def _issuer_ids(sig: pysequoia.Sig) -> set[str]:
+    ids = {i.lower() for i in (sig.issuer_fingerprint, sig.issuer_key_id) if i}
+    if not ids:
+        raise TrustError("openpgp: invalid data: signature doesn't have an issuer")
+    return ids
+
+
+def _find_signers(sig: pysequoia.Sig, keyring: list[pysequoia.Cert]) -> list[pysequoia.Cert]:
+    """The trusted certificates holding a key with the signature's issuer id (usually one;
+    more only if 64-bit key ids collide).  UnknownSignerError if there are none."""
+    wanted = _issuer_ids(sig)
+    found = [cert for cert in keyring if wanted & key_ids(cert)]
+    if not found:
+        raise UnknownSignerError()
+    return found
+
+
+def _find_signer(sig: pysequoia.Sig, keyring: list[pysequoia.Cert]) -> pysequoia.Cert:
+    return _find_signers(sig, keyring)[0]
+
+
+def _verify(keystore: Keystore, name: str, signature: bytes, *, file: str | None = None,
+            data: bytes | None = None) -> list[str]:
+    if file is not None:
+        try:
+            os.stat(file)
+        except OSError as e:
+            raise TrustError(go_os_error("open", file, e)) from e
+    keyring = load_keyring(keystore, name)
+    sig = parse_signature(signature)
+    candidates = _find_signers(sig, keyring)
+    usable = [c for c in candidates if _unusable_reason(c) is None]
+    if not usable:
+        raise TrustError(_unusable_reason(candidates[0]))
+
+    def store(_ids: list[str]) -> list[pysequoia.Cert]:
+        return usable
+
+    try:
+        if file is not None:
+            result = pysequoia.verify(file=file, store=store, signature=sig)
+        else:
+            result = pysequoia.verify(bytes=data, store=store, signature=sig)
+    except Exception as e:  # pysequoia reports every failure as RuntimeError
+        raise TrustError(_why_rejected(sig)) from e
+    if not result.valid_sigs:
+        raise TrustError(_why_rejected(sig))
+    signer_fp = result.valid_sigs[0].certificate
+    signer = next((c for c in usable if c.fingerprint == signer_fp), usable[0])
+    return identities(signer)
+
+
+def _unusable_reason(cert: pysequoia.Cert) -> str | None:
+    """Why a trusted key may not sign now, if it may not.  Revoked or expired keys are refused
+    whatever date the signature claims: a leaked old key must not sign images by backdating."""
+    if cert.is_revoked:
+        return MSG_KEY_REVOKED
+    if cert.expiration is not None and cert.expiration <= _now():
+        return MSG_KEY_EXPIRED
+    return None
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+def _why_rejected(sig: pysequoia.Sig) -> str:
+    """Name the reason a signature by a known, valid key did not verify (sequoia does not)."""
+    if sig.expiration is not None and sig.expiration <= _now():
+        return "openpgp: signature expired"
+    hash_name = str(sig.hash_algorithm).rsplit(".", 1)[-1].upper()
+    if hash_name in ("MD5", "SHA1", "RIPEMD160"):
+        return f"openpgp: invalid signature: hash algorithm {hash_name} rejected by policy"
+    return MSG_BAD_SIGNATURE
