@@ -9,7 +9,7 @@ import io
 import json
 import os
 import tarfile
-from typing import Iterable
+from collections.abc import Iterable
 
 COMPRESSORS = {"none": "w", "gzip": "w:gz", "bzip2": "w:bz2", "xz": "w:xz"}
 

@@ -25,6 +25,9 @@ class FetchOptions:
     insecure_image: bool = False
     render: bool = True  # render the tree while ingesting (rkt renders on fetch)
     keystore: object | None = None
+    # GlobalOptions: --insecure-options tls/http/pubkey, --trust-keys-from-https and the
+    # config dirs (auth.d) for remote fetches; None means the secure defaults.
+    globals: object | None = None
 
 
 class Finder:
@@ -36,6 +39,7 @@ class Finder:
         self.log = log  # stderr line with the "image: " prefix
         self.debug = debug
         self._warned_insecure = False
+        self._remote = None
 
     def find(self, arg: str, signature: str | None = None) -> str:
         """Return the store key of the image named by ``arg``, fetching it if the policy says so."""
@@ -44,15 +48,19 @@ class Finder:
             return self.store.resolve_key(ref.value)
         if ref.kind == "file":
             return self.fetch_file(ref.value, signature)
+        if ref.kind == "url":
+            return self.fetch_url(ref.value, signature)
         if ref.kind == "name":
-            return self.find_name(ref.value)
+            return self.find_name(ref.value, signature)
         if ref.kind == "docker" and not self.opts.insecure_image:
             raise ImageError("signature verification for docker images is not supported "
                              "(try --insecure-options=image)")
         raise ImageError(f"unable to fetch image from {ref.value!r}: fetching {ref.kind} images "
                          "is not supported by this build yet")
 
-    def find_name(self, name_arg: str) -> str:
+    def find_name(self, name_arg: str, signature: str | None = None) -> str:
+        """An appc name ``name[:version][,label=value…]``: from the store (policies ``never``
+        and ``new``), else discovered and downloaded."""
         from rktfast.appc.types import parse_image_name
 
         name, labels = parse_image_name(name_arg)
@@ -64,9 +72,27 @@ class Finder:
             if self.opts.policy == "never":
                 raise StoreError(f"unable to fetch image from image name {name_arg}: "
                                  "image not found in the local store")
-        self.debug(f"searching for app image {name_arg}")
-        raise ImageError(f"unable to fetch image from image name {name_arg}: remote image "
-                         "discovery is not supported by this build yet")
+        try:
+            return self.remote().fetch_name(name, labels, name_arg, signature)
+        except RktError as e:
+            raise ImageError(f"unable to fetch image from image name {name_arg}", e) from e
+
+    def fetch_url(self, url: str, signature: str | None) -> str:
+        """An ``http(s)://`` archive URL, through the ``remote`` cache and the pull policy."""
+        try:
+            return self.remote().fetch_url(url, signature, self.opts.policy)
+        except RktError as e:
+            from rktfast.output.goquote import go_quote
+
+            raise ImageError(f"unable to fetch image from URL {go_quote(url)}", e) from e
+
+    def remote(self):
+        """The network side of this finder (built on first use)."""
+        if self._remote is None:
+            from rktfast.fetch.remote import RemoteFetcher, RemoteSettings
+
+            self._remote = RemoteFetcher(self, RemoteSettings.from_globals(self.opts.globals))
+        return self._remote
 
     def fetch_file(self, path: str, signature: str | None) -> str:
         from rktfast.fetch.ingest import ingest_aci
