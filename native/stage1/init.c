@@ -1,0 +1,578 @@
+/* The default stage1's run entrypoint (/init).
+ *
+ * stage0 execs us in the pod directory with the pod lock in RKT_LOCK_FD.  We
+ * (the "outer" init, whose PID is written to <pod>/ppid) create the cgroups,
+ * then clone the pod's PID 1 into new namespaces.  PID 1 pivots into the
+ * stage1 rootfs, assembles each app's rootfs, runs the apps and reaps them;
+ * the outer init relays signals (and the console with --interactive) and
+ * exits with the pod's status. */
+#include "apps.h"
+#include "cgroups.h"
+#include "console.h"
+#include "mounts.h"
+#include "network.h"
+#include "stage1.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define STOP_TIMEOUT_MS 10000
+
+static const struct s1_flag init_flags[] = {
+    {"debug", false},         {"net", true},          {"interactive", false},
+    {"private-users", true},  {"mds-token", true},    {"local-config", true},
+    {"hostname", true},       {"dns-conf-mode", true}, {"disable-capabilities-restriction", false},
+    {"disable-paths", false}, {"disable-seccomp", false}, {"mutable", false},
+    {"ipc", true},            {NULL, false},
+};
+
+static int on_flag(void *ctx, const char *name, const char *value)
+{
+    struct init_opts *o = ctx;
+    if (strcmp(name, "debug") == 0)
+        s1_debug = true;
+    else if (strcmp(name, "net") == 0)
+        o->net = xstrdup(value);
+    else if (strcmp(name, "interactive") == 0)
+        o->interactive = true;
+    else if (strcmp(name, "private-users") == 0)
+        o->private_users = xstrdup(value);
+    else if (strcmp(name, "mds-token") == 0)
+        o->mds_token = xstrdup(value);
+    else if (strcmp(name, "local-config") == 0)
+        o->local_config = xstrdup(value);
+    else if (strcmp(name, "hostname") == 0)
+        o->hostname = xstrdup(value);
+    else if (strcmp(name, "dns-conf-mode") == 0) {
+        char *copy = xstrdup(value), *save = NULL;
+        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            if (strncmp(t, "resolv=", 7) == 0)
+                o->dns_resolv = xstrdup(t + 7);
+            else if (strncmp(t, "hosts=", 6) == 0)
+                o->dns_hosts = xstrdup(t + 6);
+            else
+                return s1_error(0, "invalid --dns-conf-mode entry \"%s\"", t);
+        }
+        free(copy);
+    } else if (strcmp(name, "disable-capabilities-restriction") == 0)
+        o->disable_caps = true;
+    else if (strcmp(name, "disable-paths") == 0)
+        o->disable_paths = true;
+    else if (strcmp(name, "disable-seccomp") == 0)
+        o->disable_seccomp = true;
+    else if (strcmp(name, "mutable") == 0)
+        o->mutable = true;
+    else if (strcmp(name, "ipc") == 0)
+        o->ipc = xstrdup(value);
+    return 0;
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* ---- the pod's PID 1 ---------------------------------------------------- */
+
+struct pod {
+    struct init_opts *o;
+    struct pod_manifest *pm;
+    struct cgroups *cg;
+    struct app_runtime *rt;
+    struct spawn_io io;
+    int *go_fds;
+    int barrier[2];
+    const char *console_path;
+    bool stopping;
+    long long deadline;
+    int status;
+    bool failed;
+};
+
+static void noop_handler(int sig) { (void) sig; }
+
+static int wait_for(pid_t pid)
+{
+    int ws;
+    while (waitpid(pid, &ws, 0) < 0)
+        if (errno != EINTR)
+            return S1_EXIT_FAILURE;
+    return status_code(ws);
+}
+
+static int run_hook(struct pod *p, size_t i, char **argv, const char *what)
+{
+    pid_t pid = app_spawn(&p->rt[i], p->o, p->cg, i, argv, true, &p->io);
+    if (pid < 0) {
+        fprintf(stderr, "stage1: %s\n", s1_last_error());
+        return S1_EXIT_FAILURE;
+    }
+    int code = wait_for(pid);
+    if (code != 0)
+        fprintf(stderr, "stage1: app %s: %s handler exited with status %d\n", p->rt[i].app->name,
+                what, code);
+    return code;
+}
+
+static void begin_stop(struct pod *p)
+{
+    if (p->stopping)
+        return;
+    p->stopping = true;
+    p->deadline = now_ms() + STOP_TIMEOUT_MS;
+    for (size_t i = 0; i < p->pm->n_apps; i++)
+        if (p->rt[i].pid > 0) {
+            p->rt[i].stopped_by_pod = true;
+            kill(p->rt[i].pid, SIGTERM);
+        }
+}
+
+static void app_exited(struct pod *p, size_t i, int code)
+{
+    struct app_runtime *rt = &p->rt[i];
+    rt->pid = 0;
+    rt->exited = true;
+    rt->status = rt->stopped_by_pod ? 0 : code;
+    if (code != 0 && !rt->stopped_by_pod && !p->failed) {
+        p->failed = true;
+        p->status = code;
+        begin_stop(p);
+    }
+    if (rt->app->post_stop)
+        run_hook(p, i, rt->app->post_stop, "post-stop");
+    if (app_write_status(rt->app->name, rt->status) < 0)
+        fprintf(stderr, "stage1: %s\n", s1_last_error());
+}
+
+static size_t running(struct pod *p)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < p->pm->n_apps; i++)
+        n += p->rt[i].pid > 0;
+    return n;
+}
+
+static void reap(struct pod *p)
+{
+    int ws;
+    pid_t pid;
+    while ((pid = waitpid(-1, &ws, WNOHANG)) > 0)
+        for (size_t i = 0; i < p->pm->n_apps; i++)
+            if (p->rt[i].pid == pid) {
+                if (p->rt[i].started)
+                    app_exited(p, i, status_code(ws));
+                else
+                    p->rt[i].pid = 0; /* never released */
+            }
+}
+
+static void start_apps(struct pod *p)
+{
+    for (size_t i = 0; i < p->pm->n_apps; i++) {
+        struct app_runtime *rt = &p->rt[i];
+        if (p->stopping)
+            break;
+        if (rt->app->pre_start) {
+            int code = run_hook(p, i, rt->app->pre_start, "pre-start");
+            if (code != 0) {
+                rt->exited = true;
+                rt->status = code;
+                app_write_status(rt->app->name, code);
+                if (!p->failed) {
+                    p->failed = true;
+                    p->status = code;
+                }
+                begin_stop(p);
+                break;
+            }
+        }
+        rt->started = true;
+        if (app_release(rt, p->go_fds[i]) < 0) {
+            fprintf(stderr, "stage1: %s\n", s1_last_error());
+            kill(rt->pid, SIGKILL);
+            waitpid(rt->pid, NULL, 0);
+            app_exited(p, i, S1_EXIT_FAILURE);
+        }
+        p->go_fds[i] = -1;
+    }
+    /* apps not started (the pod is stopping) exit when their go pipe closes */
+    for (size_t i = 0; i < p->pm->n_apps; i++)
+        if (p->go_fds[i] >= 0) {
+            close(p->go_fds[i]);
+            p->go_fds[i] = -1;
+        }
+}
+
+static void supervise(struct pod *p, const sigset_t *set)
+{
+    for (;;) {
+        reap(p);
+        if (running(p) == 0)
+            break;
+        struct timespec ts, *tsp = NULL;
+        if (p->stopping) {
+            long long left = p->deadline - now_ms();
+            if (left <= 0) {
+                kill(-1, SIGKILL);
+                left = 100;
+            }
+            ts.tv_sec = left / 1000;
+            ts.tv_nsec = (left % 1000) * 1000000;
+            tsp = &ts;
+        }
+        siginfo_t info;
+        int sig = sigtimedwait(set, &info, tsp);
+        if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP)
+            begin_stop(p);
+    }
+    /* nothing of the pod may outlive it */
+    kill(-1, SIGKILL);
+    while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+        ;
+}
+
+static void pod_main(struct pod *p, int podfd, int ready_fd, const sigset_t *set) __attribute__((noreturn));
+static void pod_main(struct pod *p, int podfd, int ready_fd, const sigset_t *set)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    struct sigaction sa = {.sa_handler = noop_handler};
+    /* PID 1 only receives signals it handles; they stay blocked for sigtimedwait */
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGCHLD, &sa, NULL);
+    umask(0);
+
+    struct pod_trees trees;
+    int devnull;
+    /* fds opened before clone point into the parent's mount namespace, where
+     * open_tree/move_mount refuse to work: reopen the pod dir (cwd) here */
+    close(podfd);
+    podfd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (podfd < 0) {
+        s1_error(errno, "open the pod directory");
+        goto fail;
+    }
+    if (p->console_path) {
+        int c = open(p->console_path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (c < 0) {
+            s1_error(errno, "open %s", p->console_path);
+            goto fail;
+        }
+        close(p->io.console);
+        p->io.console = c;
+    }
+    if (sethostname(p->o->hostname, strlen(p->o->hostname)) < 0) {
+        s1_error(errno, "set hostname %s", p->o->hostname);
+        goto fail;
+    }
+    if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0) {
+        s1_error(errno, "make / a slave mount");
+        goto fail;
+    }
+    if (network_setup_in_pod(p->o) < 0)
+        goto fail;
+    if (open_volume_trees(podfd, p->pm, p->o, true, &trees) < 0)
+        goto fail;
+    trees.console = -1;
+    if (p->io.console >= 0) {
+        /* clone it now: after pivot_root the host devpts is no longer reachable */
+        trees.console = open_tree(p->io.console, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+        if (trees.console < 0) {
+            s1_error(errno, "bind the console");
+            goto fail;
+        }
+    }
+    devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (devnull < 0) {
+        s1_error(errno, "open /dev/null");
+        goto fail;
+    }
+    p->io.stdin_fd = devnull;
+    signal(SIGPIPE, SIG_IGN);
+    /* fork the apps now: their cgroup migration overlaps the rootfs setup */
+    p->go_fds = xcalloc(p->pm->n_apps, sizeof(int));
+    for (size_t i = 0; i < p->pm->n_apps; i++) {
+        p->rt[i].app = &p->pm->apps[i];
+        p->rt[i].pid = app_fork_early(&p->rt[i], p->o, p->cg, i, &p->io, p->barrier,
+                                      &p->go_fds[i]);
+        if (p->rt[i].pid < 0)
+            goto fail;
+    }
+    close(p->barrier[0]);
+    close(p->barrier[1]); /* the outer init holds the other writer until the cgroups exist */
+    s1_debugf("apps forked");
+    s1_debugf("volumes opened");
+    if (pivot_into_stage1(podfd) < 0)
+        goto fail;
+    s1_debugf("pivoted");
+    close(podfd);
+    mkdir("/rkt", 0755);
+    mkdir("/rkt/status", 0755);
+    mkdir("/rkt/env", 0755);
+    mkdir("/rkt/enter", 0755);
+    for (size_t i = 0; i < p->pm->n_apps; i++) {
+        if (setup_app_rootfs(&p->rt[i], p->o, &trees, i) < 0 || app_prepare(&p->rt[i], p->o) < 0)
+            goto fail;
+    }
+    s1_debugf("apps prepared");
+    start_apps(p);
+    s1_debugf("apps started");
+    /* what enter needs, then tell the outer init (which writes ppid) */
+    for (size_t i = 0; i < p->pm->n_apps; i++)
+        if (app_record(&p->rt[i], AT_FDCWD) < 0)
+            fprintf(stderr, "stage1: %s\n", s1_last_error());
+    if (write(ready_fd, "R", 1) < 0)
+        fprintf(stderr, "stage1: tell the outer init we are ready: %s\n", strerror(errno));
+    close(ready_fd);
+    supervise(p, set);
+    s1_debugf("apps done");
+    _exit(p->status);
+fail:
+    fprintf(stderr, "stage1: %s\n", s1_last_error());
+    _exit(S1_EXIT_FAILURE);
+}
+
+/* ---- the outer init -------------------------------------------------------- */
+
+static int write_pid_files(int podfd, const struct cgroups *cg)
+{
+    char *sub = xasprintf("%s\n", cg->subcgroup);
+    int r = write_file_atomic_at(podfd, "subcgroup", sub, strlen(sub), 0640);
+    free(sub);
+    if (r < 0)
+        return -1;
+    char v[32];
+    int n = snprintf(v, sizeof v, "%d", (int) getpid());
+    return write_file_atomic_at(podfd, "ppid", v, (size_t) n, 0640);
+}
+
+static int outer_wait(pid_t child, struct console *con, int *status)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGWINCH);
+    int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+    if (sfd < 0)
+        return s1_error(errno, "signalfd");
+    bool child_done = false, pty_open = con != NULL, stdin_open = con != NULL;
+    for (;;) {
+        int ws;
+        pid_t r = waitpid(child, &ws, WNOHANG);
+        if (r == child) {
+            *status = status_code(ws);
+            child_done = true;
+        }
+        if (child_done && !pty_open)
+            break;
+        struct pollfd fds[3] = {{sfd, POLLIN, 0}, {-1, POLLIN, 0}, {-1, POLLIN, 0}};
+        if (pty_open)
+            fds[1].fd = con->master;
+        if (stdin_open && !child_done)
+            fds[2].fd = STDIN_FILENO;
+        if (poll(fds, 3, child_done ? 200 : -1) <= 0) {
+            if (child_done)
+                break; /* pty drained */
+            continue;
+        }
+        if (fds[0].revents & POLLIN) {
+            struct signalfd_siginfo si;
+            if (read(sfd, &si, sizeof si) == sizeof si) {
+                if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT || si.ssi_signo == SIGHUP)
+                    kill(child, SIGTERM);
+                else if (si.ssi_signo == SIGWINCH && con)
+                    console_resize(con);
+            }
+        }
+        if (fds[1].revents & (POLLIN | POLLHUP | POLLERR))
+            if (console_to_user(con) < 0)
+                pty_open = false;
+        if (fds[2].revents & (POLLIN | POLLHUP | POLLERR)) {
+            int e = console_from_user(con);
+            if (e == 1) {
+                kill(child, SIGKILL);
+                waitpid(child, NULL, 0);
+                console_restore(con);
+                fputs("\r\nstage1: pod killed by the escape sequence (^]^]^])\n", stderr);
+                *status = 1;
+                break;
+            }
+            if (e < 0)
+                stdin_open = false;
+        }
+    }
+    close(sfd);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct init_opts o = {0};
+    int first = parse_go_flags(argc, argv, init_flags, on_flag, &o);
+    if (first < 0)
+        s1_die(S1_EXIT_FAILURE);
+    if (argc - first != 1) {
+        s1_error(0, "usage: init [flags] <pod uuid>");
+        s1_die(S1_EXIT_FAILURE);
+    }
+    o.uuid = argv[first];
+    if (!o.hostname || !o.hostname[0])
+        o.hostname = xasprintf("rkt-%s", o.uuid);
+    if (o.private_users) {
+        s1_error(0, "--private-users is not supported by this stage1 yet");
+        s1_die(S1_EXIT_FAILURE);
+    }
+
+    int podfd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (podfd < 0) {
+        s1_error(errno, "open the pod directory");
+        s1_die(S1_EXIT_FAILURE);
+    }
+    const char *lock = getenv("RKT_LOCK_FD");
+    if (lock) {
+        /* keep the lock for the pod's life, but out of the apps */
+        int lfd = atoi(lock);
+        fcntl(lfd, F_SETFD, FD_CLOEXEC);
+    }
+
+    s1_debugf("init start");
+    struct pod_manifest pm;
+    if (pod_manifest_load(podfd, "pod", &pm) < 0)
+        s1_die(S1_EXIT_FAILURE);
+    if (o.interactive && pm.n_apps != 1) {
+        s1_error(0, "--interactive needs exactly one app, the pod has %zu", pm.n_apps);
+        s1_die(S1_EXIT_FAILURE);
+    }
+    int netflags;
+    if (network_prepare(&o, podfd, &netflags) < 0)
+        s1_die(S1_EXIT_FAILURE);
+    struct cgroups cg;
+    if (cgroups_plan(&cg, o.uuid, &pm) < 0)
+        s1_die(S1_EXIT_FAILURE);
+    int barrier[2];
+    if (pipe2(barrier, O_CLOEXEC) < 0) {
+        s1_error(errno, "pipe");
+        s1_die(S1_EXIT_FAILURE);
+    }
+
+    struct console con, *conp = NULL;
+    if (o.interactive && isatty(STDIN_FILENO)) {
+        if (console_open(&con) < 0)
+            s1_die(S1_EXIT_FAILURE);
+        conp = &con;
+    }
+    int ready[2];
+    if (pipe2(ready, O_CLOEXEC) < 0) {
+        s1_error(errno, "pipe");
+        s1_die(S1_EXIT_FAILURE);
+    }
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGWINCH);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+
+    uint64_t flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | (uint64_t) netflags;
+    if (!o.ipc || strcmp(o.ipc, "parent") != 0)
+        flags |= CLONE_NEWIPC;
+    struct clone_args args = {.flags = flags, .exit_signal = SIGCHLD};
+    pid_t child = (pid_t) syscall(SYS_clone3, &args, sizeof args);
+    if (child < 0) {
+        s1_error(errno, "clone the pod's namespaces");
+        s1_die(S1_EXIT_FAILURE);
+    }
+    if (child == 0) {
+        close(ready[0]);
+        struct pod p = {.o = &o, .pm = &pm, .cg = &cg, .barrier = {barrier[0], barrier[1]}};
+        p.rt = xcalloc(pm.n_apps, sizeof *p.rt);
+        p.io.console = conp ? conp->slave : -1;
+        p.console_path = conp ? conp->slave_path : NULL;
+        pod_main(&p, podfd, ready[1], &set);
+    }
+    close(ready[1]);
+    if (conp) {
+        close(conp->slave);
+        conp->slave = -1;
+    }
+    /* the cgroups are made while the pod's PID 1 assembles the rootfs */
+    close(barrier[0]);
+    if (cgroups_create(&cg, &pm, podfd) < 0) {
+        fprintf(stderr, "stage1: %s\n", s1_last_error());
+        kill(child, SIGKILL);
+        waitpid(child, NULL, 0);
+        cgroups_remove_recorded(podfd);
+        _exit(S1_EXIT_FAILURE);
+    }
+    close(barrier[1]);
+    s1_debugf("cgroups ready");
+    char byte;
+    ssize_t n;
+    do
+        n = read(ready[0], &byte, 1);
+    while (n < 0 && errno == EINTR);
+    close(ready[0]);
+    if (n == 1 && write_pid_files(podfd, &cg) < 0)
+        s1_warn("%s", s1_last_error());
+    s1_debugf("ppid written");
+
+    int status = S1_EXIT_FAILURE;
+    if (outer_wait(child, conp, &status) < 0) {
+        fprintf(stderr, "stage1: %s\n", s1_last_error());
+        kill(child, SIGKILL);
+        waitpid(child, NULL, 0);
+    }
+    s1_debugf("pod exited with %d", status);
+    if (conp)
+        console_restore(conp);
+    /* Removing the cgroups takes a few ms (rmdir on every hierarchy): do it
+     * in a detached child so the pod's status reaches stage0 at once.  It no
+     * longer holds the pod lock; gc removes whatever it has not. */
+    if (lock)
+        close(atoi(lock));
+    fflush(NULL);
+    pid_t cleaner = fork();
+    if (cleaner == 0) {
+        setsid();
+        if (fork() == 0) {
+            int null = open("/dev/null", O_RDWR);
+            if (null >= 0) {
+                dup2(null, 0);
+                dup2(null, 1);
+                dup2(null, 2);
+            }
+            if (cgroups_remove(&cg) == 0)
+                unlinkat(podfd, CG_RECORD_FILE, 0);
+            _exit(0);
+        }
+        _exit(0);
+    }
+    if (cleaner > 0)
+        waitpid(cleaner, NULL, 0);
+    else if (cgroups_remove(&cg) == 0)
+        unlinkat(podfd, CG_RECORD_FILE, 0);
+    return status;
+}
