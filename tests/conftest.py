@@ -69,7 +69,7 @@ def busybox_aci(tmp_path_factory) -> str:
         pytest.skip("busybox-static is not installed (scripts/install.sh installs it)")
     out = str(tmp_path_factory.mktemp("images") / "busybox.aci")
     subprocess.run([sys.executable, os.path.join(REPO, "examples", "build_busybox_aci.py"),
-                    "--out", out], check=True, capture_output=True)
+                    "--out", out], check=True, capture_output=True, env=package_env())
     return out
 
 
@@ -77,6 +77,13 @@ def busybox_aci(tmp_path_factory) -> str:
 def as_root():
     if os.geteuid() != 0:
         pytest.skip("needs root (CI runs as root)")
+
+
+def package_env() -> dict:
+    """The environment for helper scripts: they import the same rktfast as the tests."""
+    import rktfast
+
+    return dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(rktfast.__file__)))
 
 
 def have(tool: str) -> bool:

@@ -77,7 +77,7 @@ def test_unsigned_image_is_rejected_and_never_stored(rkt, busybox_aci):
 def test_signed_image_with_trusted_key_is_accepted(rkt, busybox_aci, tmp_path):
     aci = tmp_path / "busybox.aci"
     shutil.copy(busybox_aci, aci)
-    key = make_key(tmp_path / "gpg")
+    key = make_key(tmp_path)
     key.sign(aci)
     rkt.ok("trust", "--skip-fingerprint-review", "--prefix=example.com/busybox",
            key.public_path)
@@ -89,7 +89,7 @@ def test_signed_image_with_trusted_key_is_accepted(rkt, busybox_aci, tmp_path):
 def test_signature_flag_and_unknown_signer(rkt, busybox_aci, tmp_path):
     aci = tmp_path / "busybox.aci"
     shutil.copy(busybox_aci, aci)
-    trusted, stranger = make_key(tmp_path / "g1"), make_key(tmp_path / "g2", "x <x@example.com>")
+    trusted, stranger = make_key(tmp_path), make_key(tmp_path, "x <x@example.com>")
     sig = stranger.sign(aci, output=str(tmp_path / "elsewhere.asc"))
     rkt.ok("trust", "--skip-fingerprint-review", "--prefix=example.com", trusted.public_path)
     r = rkt("fetch", str(aci), f"--signature={sig}")
@@ -101,7 +101,7 @@ def test_signature_flag_and_unknown_signer(rkt, busybox_aci, tmp_path):
 
 def test_tampered_image_is_rejected(rkt, busybox_aci, tmp_path):
     aci = tmp_path / "busybox.aci"
-    key = make_key(tmp_path / "gpg")
+    key = make_key(tmp_path)
     shutil.copy(busybox_aci, aci)
     key.sign(aci)
     with gzip.open(busybox_aci) as f:
