@@ -10,9 +10,14 @@ import argparse
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 
-from rktfast.appc.aci_builder import build_aci_from_dir, image_manifest
+try:
+    from rktfast.appc.aci_builder import build_aci_from_dir, image_manifest
+except ImportError:  # run from a source checkout without an installed rktfast
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from rktfast.appc.aci_builder import build_aci_from_dir, image_manifest
 
 
 def make_rootfs(root: str, busybox: str) -> None:

@@ -36,9 +36,17 @@ class RktError(Exception):
                 out.append(c.message)
                 c = c.cause
             else:
-                out.append(str(c) or type(c).__name__)
+                out.append(describe(c))
                 c = None
         return out
+
+
+def describe(e: BaseException) -> str:
+    """A Go-like one-line text for a low-level error (``open /x: no such file or directory``)."""
+    if isinstance(e, OSError) and e.strerror:
+        text = e.strerror[0].lower() + e.strerror[1:]
+        return f"open {e.filename}: {text}" if e.filename else text
+    return str(e) or type(e).__name__
 
 
 class UsageError(RktError):
