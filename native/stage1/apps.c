@@ -2,6 +2,7 @@
  * (identity, environment); the child only does what must happen in its own
  * process: cgroups, chroot, credentials, capabilities, seccomp, exec. */
 #include "apps.h"
+#include "network.h"
 #include "mounts.h"
 #include "security.h"
 #include "users.h"
@@ -63,6 +64,8 @@ int app_prepare(struct app_runtime *rt, const struct init_opts *o)
     for (size_t i = 0; i < a->n_env; i++)
         env_set(&rt->envp, &n, a->env[i].name, a->env[i].value, true);
     env_set(&rt->envp, &n, "AC_APP_NAME", a->name, true);
+    if (network_mds_url)
+        env_set(&rt->envp, &n, "AC_METADATA_URL", network_mds_url, true);
     env_set(&rt->envp, &n, "PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", false);
     env_set(&rt->envp, &n, "SHELL", "/bin/sh", false);
     env_set(&rt->envp, &n, "USER", "root", false);

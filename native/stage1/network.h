@@ -1,4 +1,4 @@
-/* Pod networking.  Only host and none for now; CNI networks plug in here. */
+/* Pod networking: host, none, or the CNI namespace stage0 prepared at <pod>/netns. */
 #ifndef S1_NETWORK_H
 #define S1_NETWORK_H
 #include "stage1.h"
@@ -10,4 +10,6 @@ int network_prepare(const struct init_opts *o, int podfd, int *clone_flags);
 int network_setup_in_pod(const struct init_opts *o);
 /* gc: undo what network_prepare did on the host (nothing yet). */
 int network_teardown(int podfd);
+/* AC_METADATA_URL for the apps when the pod is registered with the metadata service. */
+extern char *network_mds_url;
 #endif
