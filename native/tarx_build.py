@@ -27,7 +27,8 @@ ffibuilder.cdef(_cdef())
 ffibuilder.set_source(
     "rktfast._tarx",
     '#include "tarx.h"',
-    sources=[os.path.join(SRC, s) for s in SOURCES],
+    # setuptools wants sources relative to setup.py (the working directory of a build).
+    sources=[os.path.relpath(os.path.join(SRC, s)) for s in SOURCES],
     include_dirs=[SRC],
     extra_compile_args=["-O2", "-std=gnu11", "-Wall", "-Wno-unused-parameter"],
 )
