@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PREFIX=${RKTFAST_PREFIX:-/opt/rktfast}
-exec "$PREFIX/bin/python" -m pytest -q -p no:cacheprovider tests "$@"
+# pytest (not python -m pytest): the tests import the installed rktfast, not the source tree.
+exec "$PREFIX/bin/pytest" -q -p no:cacheprovider tests "$@"
