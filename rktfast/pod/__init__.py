@@ -1,0 +1,1 @@
+"""Pods: their directories and lifecycle, manifests from the command line, status and gc."""
