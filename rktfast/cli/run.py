@@ -120,7 +120,8 @@ def launch_config(ctx: Context, net: str, use_overlay: bool):
         raise RktError(f'invalid argument "{opts.ipc}" for "--ipc" flag: must be one of '
                          '"auto", "private" or "parent"')
     return LaunchConfig(use_overlay=use_overlay, run=opts, resolv=resolv, hosts=hosts,
-                        mds_register=bool(f.get("mds-register")))
+                        mds_register=bool(f.get("mds-register")),
+                        local_config=g.local_config, data_dir=g.dir)
 
 
 def run(ctx: Context) -> int:

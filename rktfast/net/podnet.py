@@ -111,7 +111,8 @@ def teardown(pod_dir: str, uuid: str, stage1_rootfs: str, local_config: str) -> 
     errors = []
     for info in reversed(read_net_info(pod_dir)):
         try:
-            with open(info["netConf"]) as f:
+            # The pod dir moves (run/ -> exited-garbage/): find the copy under its new path.
+            with open(os.path.join(pod_dir, "net", os.path.basename(info["netConf"]))) as f:
                 conf = json.load(f)
             cni.invoke("DEL", info["pluginPath"], conf, container_id=uuid,
                        netns=netns if os.path.exists(netns) else "", ifname=info["ifName"],
@@ -128,3 +129,59 @@ def _write_net_info(pod_dir: str, infos: list[dict]) -> None:
     with open(tmp, "w") as f:
         json.dump(infos, f)
     os.rename(tmp, os.path.join(pod_dir, "net-info.json"))
+
+
+def is_native_stage1(pod_dir: str) -> bool:
+    """Only our own stage1 expects stage0 to have prepared its network namespace; another
+    stage1 (rkt's own) does its networking itself."""
+    from rktfast.stage1.launch import stage1_annotations
+
+    return stage1_annotations(pod_dir).get("rktfast.io/stage1-flavor") == "native"
+
+
+def port_forwards(pod_manifest: dict) -> list[portfwd.Forward]:
+    """The pod's --port requests joined with the app ports they name."""
+    app_ports = {}
+    for app in pod_manifest.get("apps") or []:
+        for p in (app.get("app") or {}).get("ports") or []:
+            app_ports[p.get("name")] = p
+    out = []
+    for p in pod_manifest.get("ports") or []:
+        ap = app_ports.get(p.get("name"))
+        if ap is None:
+            raise RktError(f'port name "{p.get("name")}" could not be found in any apps')
+        out.append(portfwd.Forward(ap.get("protocol", "tcp"), p.get("hostIP") or "",
+                                   int(p["hostPort"]), "", int(p.get("podPort") or ap["port"])))
+    return out
+
+
+def setup_for_pod(pod_dir: str, uuid: str, net_flag: str, pod_manifest: dict,
+                  local_config: str, data_dir: str) -> list[dict]:
+    """Everything a CNI pod needs before its stage1 runs; errors read as rkt's
+    ``stage1: failed to setup network: …``."""
+    from rktfast.net.netconf import load_networks, parse_net_flag
+
+    stage1_rootfs = os.path.join(pod_dir, "stage1", "rootfs")
+    try:
+        networks = load_networks(parse_net_flag([net_flag]), stage1_rootfs, local_config)
+        forwards = port_forwards(pod_manifest)
+        infos = setup(pod_dir, uuid, networks, stage1_rootfs, local_config, data_dir)
+        try:
+            forward_ports(uuid, infos, forwards)
+        except BaseException:
+            teardown(pod_dir, uuid, stage1_rootfs, local_config)
+            raise
+    except RktError as e:
+        raise RktError("failed to setup network", e, prefix="stage1") from e
+    return infos
+
+
+def cni_dns(infos: list[dict]) -> dict:
+    """DNS settings from the first CNI result that has any (used when no --dns flag)."""
+    for info in infos:
+        dns = info.get("dns") or {}
+        if dns.get("nameservers"):
+            return {"nameservers": dns.get("nameservers") or [],
+                    "search": dns.get("search") or [], "options": dns.get("options") or [],
+                    "domain": dns.get("domain") or ""}
+    return {}

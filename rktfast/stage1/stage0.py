@@ -8,6 +8,7 @@ execs the stage1's ``run`` entrypoint in this process with the pod lock in ``RKT
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 
@@ -147,6 +148,14 @@ class LaunchConfig:
     resolv: dict = field(default_factory=dict)  # nameservers/search/options/domain
     hosts: list = field(default_factory=list)
     mds_register: bool = False
+    local_config: str = "/etc/rkt"
+    data_dir: str = "/var/lib/rkt"
+
+
+def podnet_native(pod_dir: str) -> bool:
+    from rktfast.net.podnet import is_native_stage1
+
+    return is_native_stage1(pod_dir)
 
 
 def register_with_mds(pod: pods.Pod) -> str:
@@ -184,6 +193,15 @@ def launch(pod: pods.Pod, trees, cfg: LaunchConfig, close_before_exec=()) -> Non
         raise PodError("error setting up stage1", e) from e
     except OSError as e:
         raise PodError("error setting up stage1", e) from e
+    net = cfg.run.net
+    if net.split(":")[0] not in ("host", "none") and podnet_native(d):
+        from rktfast.net import podnet
+
+        infos = podnet.setup_for_pod(d, pod.uuid, net, json.loads(pod.manifest_bytes()),
+                                     cfg.local_config, cfg.data_dir)
+        dns = podnet.cni_dns(infos)
+        if dns and cfg.run.dns_resolv == "default":
+            cfg.run.dns_resolv, cfg.resolv = "stage0", dns
     if cfg.run.dns_resolv == "stage0":
         podfs.write_resolv_conf(d, cfg.resolv.get("nameservers", []),
                                 cfg.resolv.get("search", []), cfg.resolv.get("options", []),
