@@ -170,13 +170,6 @@ def test_https_redirect_to_http_needs_allow_http(https_server, key):
         key.armored_public.encode()
 
 
-def test_discovery_is_a_clean_error():
-    with pytest.raises(TrustError) as e:
-        pubkey.discover_pubkey_locations("example.com/app")
-    assert e.value.message == "prefix meta discovery error"
-    assert "not supported yet" in e.value.chain()[-1]
-
-
 def test_go_quote_matches_go_percent_q():
     from rktfast.trust.gostrings import go_quote
 

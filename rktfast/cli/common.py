@@ -20,12 +20,28 @@ def keystore(ctx: Context):
     return Keystore(g.system_config, g.local_config, g.user_config or None)
 
 
-def make_finder(ctx: Context, store, trees, policy: str):
+class LazyKeystore:
+    """The trust keystore, opened only when a signature has to be checked: ``rkt run`` of
+    an image already in the store never needs it (and it imports the OpenPGP machinery)."""
+
+    def __init__(self, ctx: Context):
+        self._ctx = ctx
+        self._ks = None
+
+    def __getattr__(self, name):
+        if self._ks is None:
+            self._ks = keystore(self._ctx)
+        return getattr(self._ks, name)
+
+
+def make_finder(ctx: Context, store, trees, policy: str, with_keystore: bool = True):
+    """A Finder honouring the global flags; ``with_keystore=False`` skips signature checks
+    (the bundled stage1 needs none)."""
     from rktfast.fetch.finder import FetchOptions, Finder
 
-    insecure = ctx.globals.insecure("image")
-    opts = FetchOptions(policy=policy, insecure_image=insecure,
-                        keystore=None if insecure else keystore(ctx))
+    insecure = ctx.globals.insecure("image") or not with_keystore
+    opts = FetchOptions(policy=policy, insecure_image=insecure, globals=ctx.globals,
+                        keystore=None if insecure else LazyKeystore(ctx))
     return Finder(store, trees, opts,
                   log=lambda line: ctx.warn(line, "image"),
                   debug=lambda line: ctx.debug(line, "image"))

@@ -164,14 +164,14 @@ def use_overlay(ctx: Context) -> bool:
 
 def prepare_common(ctx: Context, images, req, store, trees):
     """Find stage1 and images, then create and prepare the pod (left preparing, locked)."""
-    from rktfast.cli.common import pull_policy
-    from rktfast.stage1.choose import find_stage1, finder_for
+    from rktfast.cli.common import make_finder, pull_policy
+    from rktfast.stage1.choose import find_stage1
     from rktfast.stage1.stage0 import PrepareConfig, prepare_pod
 
     priv = private_users(ctx)
     s1key = find_stage1(ctx, store, trees, ctx.flags)
     if req is not None:
-        finder = finder_for(ctx, store, trees, pull_policy(ctx, "new"))
+        finder = make_finder(ctx, store, trees, pull_policy(ctx, "new"))
         for app in req.apps:
             app.key = finder.find(app.image, app.flags.get("signature") or None)
             store.index.touch(app.key)

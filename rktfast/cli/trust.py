@@ -9,7 +9,6 @@ from urllib.parse import urlsplit
 from rktfast.cli.command import Command, Context, Flag
 from rktfast.errors import RktError
 from rktfast.trust.keystore import Keystore
-from rktfast.trust.pubkey import discover_pubkey_locations
 from rktfast.trust.trust_keys import TrustOptions, trust_keys
 
 IMPLICIT_ROOT = """aborting due to implicit unbounded trust (root domain)
@@ -48,8 +47,13 @@ def run(ctx: Context) -> int:
     locations = list(ctx.args)
     if not locations:
         try:
-            locations = discover_pubkey_locations(prefix, allow_http=options.allow_http,
-                                                  skip_tls=options.skip_tls)
+            from rktfast.config import load
+            from rktfast.fetch.discovery import discover_pubkeys
+
+            locations = discover_pubkeys(prefix, allow_http=options.allow_http,
+                                         skip_tls=options.skip_tls,
+                                         auth=load(g, ("auth",)).auth,
+                                         debug=lambda line: ctx.debug(line, "pubkey"))
         except RktError as e:
             raise RktError("error determining key location", cause=e) from e
     try:

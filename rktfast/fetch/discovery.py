@@ -16,12 +16,12 @@ bounded amount of time and memory.
 
 from __future__ import annotations
 
+import html
 import platform
 import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from html.parser import HTMLParser
 
 from rktfast.errors import ImageError, RktError, TrustError
 from rktfast.fetch.http import HTTPError, HTTPOptions, request
@@ -74,54 +74,110 @@ def discovery_labels(labels: dict[str, str]) -> dict[str, str]:
     return out
 
 
-class _MetaParser(HTMLParser):
-    """Collects ac-discovery meta tags from the head of an HTML page (like Go's
-    html.Tokenizer loop in appc: stops at ``<body>`` or ``</head>``)."""
+_RAW_TEXT = ("script", "style", "title", "textarea")
+_SPACE = " \t\n\r\f"
 
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.metas: list[Meta] = []
-        self.seen = 0
-        self.done = False
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if self.done:
-            return
-        if tag == "body":
-            self.done = True
-            return
-        if tag != "meta":
-            return
-        self.seen += 1
-        if self.seen > MAX_META:
-            self.done = True
-            return
-        a = {k: (v or "") for k, v in attrs}
-        name = a.get("name", "")
-        if name not in ("ac-discovery", "ac-discovery-pubkeys"):
-            return
-        fields = a.get("content", "").split()
-        if len(fields) != 2:
-            return
-        self.metas.append(Meta(name, fields[0], fields[1]))
+def _name_end(text: str, i: int) -> int:
+    n = len(text)
+    while i < n and text[i] not in _SPACE and text[i] not in "/>=":
+        i += 1
+    return i
 
-    handle_startendtag = handle_starttag
 
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "head":
-            self.done = True
+def _tag_attrs(text: str, i: int) -> tuple[dict[str, str], int]:
+    """Attributes of the tag whose name ends at ``i``; returns them and the index after
+    the tag's ``>`` (-1 when the page ends inside the tag)."""
+    n = len(text)
+    attrs: dict[str, str] = {}
+    while True:
+        while i < n and (text[i] in _SPACE or text[i] == "/"):
+            i += 1
+        if i >= n:
+            return attrs, -1
+        if text[i] == ">":
+            return attrs, i + 1
+        end = _name_end(text, i + 1)
+        name = text[i:end].lower()
+        i = end
+        while i < n and text[i] in _SPACE:
+            i += 1
+        value = ""
+        if i < n and text[i] == "=":
+            i += 1
+            while i < n and text[i] in _SPACE:
+                i += 1
+            if i < n and text[i] in "\"'":
+                close = text.find(text[i], i + 1)
+                if close < 0:
+                    return attrs, -1
+                value = text[i + 1:close]
+                i = close + 1
+            else:
+                start = i
+                while i < n and text[i] not in _SPACE and text[i] != ">":
+                    i += 1
+                value = text[start:i]
+        attrs.setdefault(name, html.unescape(value))
 
 
 def extract_meta(page: bytes) -> list[Meta]:
-    """The discovery meta tags of an HTML page."""
-    parser = _MetaParser()
+    """The discovery meta tags in the head of an HTML page, like appc's loop over Go's
+    html.Tokenizer: comments and raw-text elements are skipped, ``<body>`` or ``</head>``
+    ends the search. One linear pass, whatever the page holds."""
     text = page.decode("utf-8", errors="replace")
-    # feed in pieces so that a page that ends its head early is not parsed further
-    for i in range(0, len(text), 1 << 14):
-        parser.feed(text[i:i + (1 << 14)])
-        if parser.done:
+    lower = text.lower()
+    metas: list[Meta] = []
+    seen = 0
+    i = 0
+    n = len(text)
+    while (i := text.find("<", i)) >= 0:
+        if text.startswith("<!--", i):
+            end = text.find("-->", i + 4)
+            if end < 0:
+                break
+            i = end + 3
+            continue
+        closing = text.startswith("</", i)
+        start = i + (2 if closing else 1)
+        if start >= n or not text[start].isalpha():
+            end = text.find(">", i + 1)  # <!DOCTYPE …>, <?…>, a stray "<"
+            if end < 0:
+                break
+            i = end + 1
+            continue
+        name_end = _name_end(text, start)
+        tag = lower[start:name_end]
+        if closing:
+            if tag == "head":
+                break
+            end = text.find(">", name_end)
+            if end < 0:
+                break
+            i = end + 1
+            continue
+        if tag == "body":
             break
-    return parser.metas
+        attrs, i = _tag_attrs(text, name_end)
+        if i < 0:
+            break
+        if tag in _RAW_TEXT:
+            end = lower.find("</" + tag, i)
+            if end < 0:
+                break
+            i = end
+            continue
+        if tag != "meta":
+            continue
+        seen += 1
+        if seen > MAX_META:
+            break
+        if attrs.get("name") not in ("ac-discovery", "ac-discovery-pubkeys"):
+            continue
+        fields = attrs.get("content", "").split()
+        if len(fields) == 2:
+            metas.append(Meta(attrs["name"], fields[0], fields[1]))
+    return metas
 
 
 def render_template(template: str, values: dict[str, str]) -> str | None:

@@ -11,8 +11,9 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from rktfast.docker.reference import is_local_source
 from rktfast.errors import ImageError, RktError, StoreError, TrustError
-from rktfast.fetch.image_ref import classify
+from rktfast.fetch.image_ref import ImageRef, classify
 from rktfast.store.imagestore import ImageStore
 from rktfast.store.treestore import TreeStore, tree_id
 
@@ -44,6 +45,8 @@ class Finder:
     def find(self, arg: str, signature: str | None = None) -> str:
         """Return the store key of the image named by ``arg``, fetching it if the policy says so."""
         ref = classify(arg)
+        if is_local_source(arg):  # oci:DIR[:TAG], docker-archive:FILE (until classify knows)
+            ref = ImageRef("docker", arg)
         if ref.kind == "hash":
             return self.store.resolve_key(ref.value)
         if ref.kind == "file":
@@ -52,11 +55,25 @@ class Finder:
             return self.fetch_url(ref.value, signature)
         if ref.kind == "name":
             return self.find_name(ref.value, signature)
-        if ref.kind == "docker" and not self.opts.insecure_image:
-            raise ImageError("signature verification for docker images is not supported "
-                             "(try --insecure-options=image)")
+        if ref.kind == "docker":
+            return self.fetch_docker(ref.value)
         raise ImageError(f"unable to fetch image from {ref.value!r}: fetching {ref.kind} images "
                          "is not supported by this build yet")
+
+    def fetch_docker(self, arg: str) -> str:
+        """A Docker/OCI image (``docker://``, ``docker:``, ``oci:DIR``, ``docker-archive:FILE``),
+        converted to an ACI (rktfast.docker)."""
+        if not self.opts.insecure_image:
+            raise ImageError("signature verification for docker images is not supported "
+                             "(try --insecure-options=image)")
+        from rktfast.docker.fetch import fetch_docker
+        from rktfast.output.goquote import go_quote
+
+        self._warn_insecure()
+        try:
+            return fetch_docker(self, arg)
+        except RktError as e:
+            raise ImageError(f"unable to fetch docker image from URL {go_quote(arg)}", e) from e
 
     def find_name(self, name_arg: str, signature: str | None = None) -> str:
         """An appc name ``name[:version][,label=value…]``: from the store (policies ``never``

@@ -36,6 +36,7 @@ MAX_REDIRECTS = 10
 HEADER_DEADLINE = 120.0
 USER_AGENT = "rkt/1.30.0 (rktfast)"
 _REDIRECTS = (301, 302, 303, 307, 308)
+_FILL = 1 << 16  # bytes a body read tries to return at least
 
 
 def default_timeout() -> float:
@@ -173,6 +174,15 @@ class Response:
     def read(self, n: int = 1 << 18) -> bytes:
         try:
             data = self._resp.read1(n)
+            if data and len(data) < min(n, _FILL):
+                # TLS hands out 16 KiB records: gather a few so that the consumer (the
+                # ingest pipeline) handles fewer, larger chunks
+                parts = [data]
+                got = len(data)
+                while got < min(n, _FILL) and (more := self._resp.read1(n - got)):
+                    parts.append(more)
+                    got += len(more)
+                data = b"".join(parts)
         except (OSError, ValueError, http.client.HTTPException) as e:
             why = "deadline exceeded" if self._watchdog and self._watchdog.fired else _reason(e)
             raise DownloadInterrupted(f"error reading {self.url}: {why}") from e

@@ -15,7 +15,7 @@ import sys
 from rktfast.errors import RktError
 
 DEFAULT_NAME = "coreos.com/rkt/stage1-coreos"
-DEFAULT_VERSION = "1.30.0"
+RKT_VERSION = "1.30.0"
 DEFAULT_FILE = "stage1-coreos.aci"
 DEFAULT_IMAGES_DIR = "/usr/lib/rkt/stage1-images"
 KINDS = ("url", "path", "name", "hash", "from-dir")
@@ -24,6 +24,16 @@ KINDS = ("url", "path", "name", "hash", "from-dir")
 def package_images_dir() -> str:
     return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                         "stage1_images")
+
+
+def default_version() -> str:
+    """The version label of the bundled stage1 (``1.30.0-rktfast.<build digest>``, written
+    by stage1/build.py beside the images), else rkt's own default."""
+    try:
+        with open(os.path.join(package_images_dir(), "VERSION")) as f:
+            return f.read().strip() or RKT_VERSION
+    except OSError:
+        return RKT_VERSION
 
 
 def default_image_path(filename: str = DEFAULT_FILE) -> str:
@@ -60,41 +70,10 @@ def stage1_flag(flags: dict) -> tuple[str, str] | None:
     return given[0] if given else None
 
 
-class LazyKeystore:
-    """The trust keystore, opened only when a signature has to be checked: ``rkt run`` of
-    an image already in the store never needs it (and it imports the OpenPGP machinery)."""
-
-    def __init__(self, ctx):
-        self._ctx = ctx
-        self._ks = None
-
-    def __getattr__(self, name):
-        if self._ks is None:
-            from rktfast.cli.common import keystore
-
-            self._ks = keystore(self._ctx)
-        return getattr(self._ks, name)
-
-
-def finder_for(ctx, store, trees, policy: str, with_keystore: bool = True):
-    """A Finder like ``cli.common.make_finder`` whose keystore is opened lazily."""
-    from rktfast.fetch.finder import FetchOptions, Finder
-
-    insecure = ctx.globals.insecure("image") or not with_keystore
-    opts = FetchOptions(policy=policy, insecure_image=insecure,
-                        keystore=None if insecure else LazyKeystore(ctx))
-    return Finder(store, trees, opts, log=lambda line: ctx.warn(line, "image"),
-                  debug=lambda line: ctx.debug(line, "image"))
-
-
 def _finder(ctx, store, trees, with_keystore: bool, policy: str = "new"):
-    from rktfast.fetch.finder import FetchOptions, Finder
+    from rktfast.cli.common import make_finder
 
-    insecure = ctx.globals.insecure("image") or not with_keystore
-    opts = FetchOptions(policy=policy, insecure_image=insecure,
-                        keystore=None if insecure else LazyKeystore(ctx))
-    finder = Finder(store, trees, opts, log=lambda line: ctx.warn(line, "image"),
-                    debug=lambda line: ctx.debug(line, "image"))
+    finder = make_finder(ctx, store, trees, policy, with_keystore)
     # No warning for a stage1 that needs no signature; with --insecure-options=image the
     # apps' finder prints it once.
     finder._warned_insecure = True
@@ -139,7 +118,7 @@ def find_stage1(ctx, store, trees, flags: dict) -> str:
     cfg = load(ctx.globals, ("stage1",)).stage1
     name, version = cfg.get("name"), cfg.get("version")
     if not name or not version:
-        name, version = DEFAULT_NAME, DEFAULT_VERSION
+        name, version = DEFAULT_NAME, default_version()
     location = cfg.get("location") or ""
     if not version.endswith("-dirty"):
         from rktfast.appc.types import parse_image_name

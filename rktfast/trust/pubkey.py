@@ -176,16 +176,3 @@ def is_https(location: str) -> bool:
     """True for an ``https://`` key location (``--trust-keys-from-https`` applies)."""
     return urlsplit(location).scheme.lower() == "https"
 
-
-def discover_pubkey_locations(prefix: str, *, allow_http: bool = False,
-                              skip_tls: bool = False) -> list[str]:
-    """Key URLs announced by ``ac-discovery-pubkeys`` meta tags for ``prefix``.
-
-    Meta discovery is not implemented yet: it raises a TrustError shaped like rkt's
-    (``prefix meta discovery error: …``) that tells the user to name the key instead.
-    """
-    if prefix == "":
-        raise TrustError("empty prefix")
-    raise TrustError("prefix meta discovery error", cause=TrustError(
-        f"meta discovery of public keys for {prefix} is not supported yet; "
-        "give the key as a file or https:// URL: rkt trust --prefix PREFIX PUBKEY"))
