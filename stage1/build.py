@@ -12,6 +12,7 @@ the fly flavor /run /enter /gc /stop, plus the skeleton in stage1/rootfs/.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import json
 import os
@@ -57,10 +58,25 @@ def _add_file(tar: tarfile.TarFile, name: str, data: bytes, mode: int) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
-def build_aci(flavor: str, out_path: str) -> None:
+def build_version() -> str:
+    """rkt's version plus a digest of our programs: a rebuilt stage1 gets a new version, so
+    a store that holds an older build by name never shadows the one this install ships."""
+    h = hashlib.sha256()
+    for flavor in sorted(PROGRAMS):
+        for dest, prog in sorted(PROGRAMS[flavor].items()):
+            with open(os.path.join(BIN, prog), "rb") as f:
+                h.update(dest.encode() + b"\0" + f.read())
+    return f"1.30.0-rktfast.{h.hexdigest()[:12]}"
+
+
+def build_aci(flavor: str, out_path: str, version: str) -> None:
     """Write the ACI of one flavor to out_path (atomically)."""
     with open(os.path.join(HERE, f"manifest-{flavor}.json"), "rb") as f:
-        manifest = json.dumps(json.load(f), indent=4).encode() + b"\n"
+        doc = json.load(f)
+    for label in doc["labels"]:
+        if label["name"] == "version":
+            label["value"] = version
+    manifest = json.dumps(doc, indent=4).encode() + b"\n"
     tmp = out_path + ".tmp"
     with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
         _add_file(tar, "manifest", manifest, 0o644)
@@ -89,8 +105,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     compile_programs(args.jobs)
     os.makedirs(args.out, exist_ok=True)
+    version = build_version()
     for flavor in PROGRAMS:
-        build_aci(flavor, os.path.join(args.out, f"stage1-{flavor}.aci"))
+        build_aci(flavor, os.path.join(args.out, f"stage1-{flavor}.aci"), version)
+    with open(os.path.join(args.out, "VERSION"), "w") as f:
+        f.write(version + "\n")
     return 0
 
 

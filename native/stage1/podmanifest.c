@@ -300,6 +300,27 @@ static int parse_app(json_t *ra, struct app *a, const struct pod_manifest *pm)
             a->n_mounts++;
         }
     }
+    /* appc: a mount point with no explicit mount takes the pod volume of the same name. */
+    size_t j;
+    json_t *mp;
+    json_array_foreach(mps, j, mp) {
+        char *mn = jstr(mp, "name"), *mpath = jstr(mp, "path");
+        const struct volume *v = mn ? pod_find_volume(pm, mn) : NULL;
+        bool covered = false;
+        for (size_t k = 0; k < a->n_mounts && mpath; k++)
+            covered |= strcmp(a->mounts[k].path, mpath) == 0;
+        if (!v || !mpath || covered) {
+            free(mn);
+            free(mpath);
+            continue;
+        }
+        a->mounts = realloc(a->mounts, (a->n_mounts + 1) * sizeof(struct app_mount));
+        struct app_mount *am = &a->mounts[a->n_mounts++];
+        memset(am, 0, sizeof *am);
+        am->volume = mn;
+        am->path = mpath;
+        am->read_only = v->read_only || jbool(mp, "readOnly", NULL);
+    }
     return 0;
 }
 

@@ -58,11 +58,8 @@ def setup(pod_dir: str, uuid: str, networks: list[Network], stage1_rootfs: str,
         for i, net in enumerate(networks):
             conf = dict(net.conf)
             conf.setdefault("cniVersion", "0.1.0")
-            ipam = conf.get("ipam")
-            if isinstance(ipam, dict) and ipam.get("type") == "host-local":
-                # Leases live in the rkt data dir: gc finds them and tests stay isolated.
-                conf["ipam"] = {**ipam, "dataDir": ipam.get("dataDir") or
-                                os.path.join(data_dir, "networks")}
+            # host-local keeps its leases in its default /var/lib/cni/networks, shared by every
+            # rkt data dir on the host: two stores must never hand out the same address.
             conf_copy = os.path.join(conf_dir, f"{net.name}.conf")
             with open(conf_copy, "w") as f:
                 json.dump(conf, f)
