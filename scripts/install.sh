@@ -14,7 +14,7 @@ PACKAGES=(
   busybox-static gnupg appc-spec
   libarchive-tools umoci crun runc systemd-container
   zstd xz-utils bzip2 iproute2 iptables iputils-ping containernetworking-plugins util-linux
-  golang-go golang-github-appc-spec-dev docker-registry skopeo
+  golang-go golang-github-appc-spec-dev docker-registry skopeo apache2-utils openssl curl
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -53,3 +53,51 @@ def test_conversion_of_a_config_follows_docker2aci():
     assert m.app.env("A") == "b=c" and m.app.working_directory == "/srv"
     assert m.annotation("appc.io/docker/entrypoint") == '["/bin/httpd"]'
     assert m.annotation("appc.io/docker/repository") == "library/web"
+
+
+def test_bearer_challenge_is_parsed():
+    from rktfast.docker.registry import parse_challenge
+
+    scheme, params = parse_challenge(
+        'Bearer realm="https://auth.example/token",service="registry.example",'
+        'scope="repository:a/b:pull"')
+    assert scheme == "bearer"
+    assert params == {"realm": "https://auth.example/token", "service": "registry.example",
+                      "scope": "repository:a/b:pull"}
+
+
+def test_index_resolves_to_the_host_platform_only():
+    from rktfast.docker.manifest import host_arch, select_platform
+
+    d = "sha256:" + "1" * 64
+    doc = {"manifests": [
+        {"mediaType": "m", "digest": "sha256:" + "2" * 64, "size": 1,
+         "platform": {"os": "windows", "architecture": host_arch()}},
+        {"mediaType": "m", "digest": d, "size": 1,
+         "platform": {"os": "linux", "architecture": host_arch()}}]}
+    assert select_platform(doc, "index").digest == d
+    doc["manifests"].pop()
+    with pytest.raises(ImageError, match=f"no image for linux/{host_arch()}"):
+        select_platform(doc, "index")
+
+
+@pytest.mark.parametrize("digest", ["sha256:" + "A" * 64, "sha256:../../x", "md5:" + "a" * 32,
+                                    "sha256:" + "a" * 63])
+def test_digests_that_could_become_paths_are_refused(digest):
+    from rktfast.docker.manifest import check_digest
+
+    with pytest.raises(ImageError, match="invalid digest"):
+        check_digest(digest, "layer")
+
+
+def test_local_sources_need_an_existing_path(tmp_path):
+    from rktfast.docker.reference import is_local_source
+
+    (tmp_path / "layout").mkdir()
+    (tmp_path / "img.tar").write_bytes(b"")
+    assert is_local_source(f"oci:{tmp_path}/layout")
+    assert is_local_source(f"oci:{tmp_path}/layout:v1")
+    assert is_local_source(f"docker-archive:{tmp_path}/img.tar")
+    assert is_local_source(f"docker-archive:{tmp_path}/img.tar:a/b:1")
+    assert not is_local_source("oci:1.0")  # an appc name with a version
+    assert not is_local_source(f"oci:{tmp_path}/missing")

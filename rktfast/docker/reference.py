@@ -7,6 +7,7 @@ the first path segment is a registry host only if it holds a ``.`` or ``:`` or i
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 
@@ -77,3 +78,33 @@ def parse(url: str) -> DockerRef:
     if tag is None and digest is None:
         tag = "latest"
     return DockerRef(registry, "/".join(parts), tag, digest, url)
+
+
+def is_local_source(arg: str) -> bool:
+    """``oci:DIR[:TAG]`` naming an existing directory, or ``docker-archive:FILE[…]`` naming an
+    existing file (an appc name like ``oci:1.0`` is left alone)."""
+    if arg.startswith("oci:"):
+        return split_oci(arg[4:]) is not None
+    if arg.startswith("docker-archive:"):
+        return split_archive(arg[len("docker-archive:"):]) is not None
+    return False
+
+
+def split_oci(rest: str) -> tuple[str, str | None] | None:
+    if os.path.isdir(rest):
+        return rest, None
+    path, _, tag = rest.rpartition(":")
+    if path and _TAG.match(tag) and os.path.isdir(path):
+        return path, tag
+    return None
+
+
+def split_archive(rest: str) -> tuple[str, str | None] | None:
+    if os.path.isfile(rest):
+        return rest, None
+    i = rest.find(":")
+    while i > 0:
+        if os.path.isfile(rest[:i]):
+            return rest[:i], rest[i + 1:] or None
+        i = rest.find(":", i + 1)
+    return None

@@ -11,9 +11,8 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rktfast.docker.reference import is_local_source
 from rktfast.errors import ImageError, RktError, StoreError, TrustError
-from rktfast.fetch.image_ref import ImageRef, classify
+from rktfast.fetch.image_ref import classify
 from rktfast.store.imagestore import ImageStore
 from rktfast.store.treestore import TreeStore, tree_id
 
@@ -45,8 +44,6 @@ class Finder:
     def find(self, arg: str, signature: str | None = None) -> str:
         """Return the store key of the image named by ``arg``, fetching it if the policy says so."""
         ref = classify(arg)
-        if is_local_source(arg):  # oci:DIR[:TAG], docker-archive:FILE (until classify knows)
-            ref = ImageRef("docker", arg)
         if ref.kind == "hash":
             return self.store.resolve_key(ref.value)
         if ref.kind == "file":

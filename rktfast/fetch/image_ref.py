@@ -22,6 +22,10 @@ def classify(arg: str) -> ImageRef:
         return ImageRef("url", arg)
     if arg.startswith(("docker://", "docker:")):
         return ImageRef("docker", arg)
+    from rktfast.docker.reference import is_local_source
+
+    if is_local_source(arg):  # oci:DIR[:TAG], docker-archive:FILE (beyond rkt)
+        return ImageRef("docker", arg)
     if (os.path.isfile(arg) or arg.startswith("/") or "./" in arg or arg.endswith(".aci")):
         return ImageRef("file", arg)
     return ImageRef("name", arg)

@@ -132,6 +132,15 @@ def delete_pod(pod: pods.Pod, rep: Reporter, ctx_gc: StageGC) -> bool:
         return False
     path = pod.path
     if pod.where == "exited-garbage":
+        # Networks first: CNI DEL needs the pod's netns, which the stage1 gc unmounts.
+        if pod.exists("net-info.json") or pod.exists("netns"):
+            try:
+                from rktfast.net.podnet import teardown
+
+                teardown(path, pod.uuid, os.path.join(path, "stage1", "rootfs"),
+                         ctx_gc.local_config)
+            except Exception as e:
+                rep.err(f'problem tearing down the network of "{pod.uuid}": {e}')
         try:
             _mount_stage1(pod, ctx_gc.trees)
         except Exception as e:
@@ -144,14 +153,6 @@ def delete_pod(pod: pods.Pod, rep: Reporter, ctx_gc: StageGC) -> bool:
             except Exception as e:
                 msg = e.chain()[-1] if isinstance(e, PodError) else str(e)
                 rep.err(f'problem performing stage1 GC on "{pod.uuid}": {msg}')
-        if pod.exists("net-info.json") or pod.exists("netns"):
-            try:
-                from rktfast.net.podnet import teardown
-
-                teardown(path, pod.uuid, os.path.join(path, "stage1", "rootfs"),
-                         ctx_gc.local_config)
-            except Exception as e:
-                rep.err(f'problem tearing down the network of "{pod.uuid}": {e}')
         if pod.exists("mds-registered"):
             try:
                 from rktfast.mds.client import unregister_pod

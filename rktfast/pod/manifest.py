@@ -97,8 +97,12 @@ def load_image_manifest(store, key: str):
 
 
 def _get(obj, name, default=None):
+    """A field of a decoded JSON object (JsonObject pairs or a plain dict), Go-style
+    case-insensitive."""
     from rktfast.output.gojson import get_ci
 
+    if isinstance(obj, dict):
+        obj = obj.items()
     return get_ci(obj, name, default)
 
 

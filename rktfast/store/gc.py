@@ -80,6 +80,9 @@ def collect(store: ImageStore, trees: TreeStore, grace_ns: int,
         removed += 1
     store.clean_tmp()
     _remove_orphan_blobs(store)
+    from rktfast.docker.layers import LayerStore
+
+    LayerStore(store.cas, store.index, store.tmp_dir).gc(grace_ns)
     return removed, failed
 
 

@@ -36,6 +36,22 @@ CREATE TABLE IF NOT EXISTS remote (
 PRAGMA user_version = 1;
 """
 
+# Migration 2 (additive): the layer cache of Docker/OCI images (rktfast.docker.layers).
+# One row per layer blob digest as distributed (usually gzip); the uncompressed tar is stored
+# once per diffid under cas/layers/, so two blobs of the same content share one file.
+LAYERS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS layers (
+    digest TEXT PRIMARY KEY,
+    diffid TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    compressedsize INTEGER NOT NULL,
+    importtime INTEGER NOT NULL,
+    lastused INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS layers_diffid ON layers(diffid);
+"""
+LAYERS_VERSION = 2
+
 
 @dataclass
 class ImageInfo:
@@ -76,8 +92,19 @@ class Index:
                 self.db.execute("BEGIN IMMEDIATE")
                 self.db.executescript(SCHEMA)
                 # executescript commits on its own
+            self._migrate_layers()
         except sqlite3.Error as e:
             raise StoreError(f"cannot open the store index {path!r}", e) from e
+
+    def _migrate_layers(self) -> None:
+        """Add the ``layers`` table to an index that lacks it (idempotent, concurrent-safe)."""
+        if self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                           "name = 'layers'").fetchone():
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        self.db.executescript(LAYERS_SCHEMA)  # commits
+        if self.db.execute("PRAGMA user_version").fetchone()[0] < LAYERS_VERSION:
+            self.db.execute(f"PRAGMA user_version = {LAYERS_VERSION}")
 
     def close(self) -> None:
         self.db.close()
@@ -136,3 +163,51 @@ class Index:
             self.db.execute("INSERT OR REPLACE INTO remote VALUES (?, ?, ?, ?, ?, ?)",
                             (info.aci_url, info.sig_url, info.etag, info.key,
                              info.cache_max_age, info.download_time))
+
+
+@dataclass
+class LayerInfo:
+    """A cached Docker/OCI layer (see LAYERS_SCHEMA)."""
+
+    digest: str
+    diff_id: str
+    size: int
+    compressed_size: int
+    import_time: int
+    last_used: int
+
+
+def _layer_rows(db: sqlite3.Connection, sql: str, args: tuple = ()) -> list[LayerInfo]:
+    return [LayerInfo(*r) for r in db.execute(sql, args)]
+
+
+def get_layer(index: Index, digest: str) -> LayerInfo | None:
+    rows = _layer_rows(index.db, "SELECT * FROM layers WHERE digest = ?", (digest,))
+    return rows[0] if rows else None
+
+
+def layers_with_diff_id(index: Index, diff_id: str) -> list[LayerInfo]:
+    return _layer_rows(index.db, "SELECT * FROM layers WHERE diffid = ?", (diff_id,))
+
+
+def all_layers(index: Index) -> list[LayerInfo]:
+    return _layer_rows(index.db, "SELECT * FROM layers ORDER BY importtime")
+
+
+def put_layer(index: Index, info: LayerInfo) -> None:
+    with index.db:
+        index.db.execute("INSERT OR REPLACE INTO layers VALUES (?, ?, ?, ?, ?, ?)",
+                         (info.digest, info.diff_id, info.size, info.compressed_size,
+                          info.import_time, info.last_used))
+
+
+def touch_layers(index: Index, diff_ids: list[str]) -> None:
+    t = now_ns()
+    with index.db:
+        index.db.executemany("UPDATE layers SET lastused = ? WHERE diffid = ?",
+                             [(t, d) for d in diff_ids])
+
+
+def remove_layers(index: Index, diff_id: str) -> None:
+    with index.db:
+        index.db.execute("DELETE FROM layers WHERE diffid = ?", (diff_id,))
