@@ -30,6 +30,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from conftest import package_env
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 CLONE_NEWNET = 0x40000000
@@ -309,7 +311,7 @@ class PrivateNet:
                 'mount --bind "$0" /etc/hosts && exec "$@"', self.hosts, *argv]
 
     def env(self, **extra: str) -> dict[str, str]:
-        env = dict(os.environ, SSL_CERT_FILE=self.ca.cert, PYTHONPATH=REPO, LC_ALL="C.UTF-8")
+        env = dict(package_env(), SSL_CERT_FILE=self.ca.cert, LC_ALL="C.UTF-8")
         env.pop("RUST_BACKTRACE", None)
         env.update(extra)
         return env
@@ -318,7 +320,7 @@ class PrivateNet:
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         """Run ``rkt *args`` (the conftest ``rkt`` fixture) inside the namespace."""
         return subprocess.run(self.wrap(rkt.argv(*args)), input=input, capture_output=True,
-                              text=True, timeout=timeout, env=env or self.env(), cwd=REPO)
+                              text=True, timeout=timeout, env=env or self.env())
 
     def rkt_pty(self, rkt, *args: str, answer: str | None = None, timeout: float = 120,
                 env: dict[str, str] | None = None) -> tuple[int, str, str]:
@@ -328,7 +330,7 @@ class PrivateNet:
 
         master, slave = pty.openpty()
         proc = subprocess.Popen(self.wrap(rkt.argv(*args)), stdin=slave, stderr=slave,
-                                stdout=subprocess.PIPE, env=env or self.env(), cwd=REPO)
+                                stdout=subprocess.PIPE, env=env or self.env())
         os.close(slave)
         chunks: list[bytes] = []
         out: list[bytes] = []

@@ -5,9 +5,8 @@ import os
 import subprocess
 import time
 
-import pytest
-
 import ace_images
+import pytest
 from conftest import rkt_command
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="runs real pods: needs root (CI is root)")

@@ -8,9 +8,8 @@ import json
 import os
 import tarfile
 
-import pytest
-
 import hostile_images as H
+import pytest
 from test_fetch_local import store_snapshot
 
 

@@ -119,5 +119,5 @@ def test_port_forward_reaches_pod_from_localhost(pod):
         server.kill()
         server.wait()
     podnet.teardown(pod["pod"], pod["uuid"], pod["rootfs"], pod["local"])
-    assert "RKT-PFWD" not in subprocess.run(["iptables-save", "-t", "nat"],
-                                            capture_output=True, text=True).stdout
+    assert f"RKT-PFWD-DNAT-{pod['uuid'][:8]}" not in subprocess.run(
+        ["iptables-save", "-t", "nat"], capture_output=True, text=True).stdout

@@ -111,3 +111,117 @@ def test_gc_after_the_stage1_was_killed(pods):
         time.sleep(0.1)
     pods.ok("gc", "--grace-period=0s")
     assert os.listdir(os.path.join(pods.data, "pods", "exited-garbage")) == []
+
+
+def wait_running(pods, timeout: float = 20) -> str:
+    run_dir = os.path.join(pods.data, "pods", "run")
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if os.path.isdir(run_dir) and os.listdir(run_dir):
+            uuid = os.listdir(run_dir)[0]
+            if "state=running" in pods("status", uuid).stdout:
+                return uuid
+        time.sleep(0.05)
+    raise AssertionError("the pod never ran")
+
+
+def test_status_wait_ready_once_the_apps_are_started(pods):
+    proc = subprocess.Popen(pods.argv("--insecure-options=image", "run", pods.stage1,
+                                      "--net=host", "example.com/busybox", "--exec", "/bin/sh",
+                                      "--", "-c", "sleep 60"),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        uuid = wait_running(pods)
+        r = pods("status", "--wait-ready=10s", uuid, timeout=30)
+        assert r.returncode == 0, r.stderr
+        assert "state=running" in r.stdout
+        pod_dir = os.path.join(pods.data, "pods", "run", uuid)
+        link = os.path.join(pod_dir, "stage1", "rootfs", "rkt", "supervisor-status")
+        assert os.readlink(link) == "ready"
+        pods.ok("stop", uuid)
+        proc.wait(timeout=30)
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+
+
+def test_stdin_a_pipe_nobody_writes(pods):
+    """`rkt run … &` from a script, or a supervisor that leaves stdin an open pipe: the
+    pod runs and exits; nothing waits for that stdin."""
+    r_fd, w_fd = os.pipe()
+    try:
+        proc = subprocess.Popen(pods.argv("--insecure-options=image", "run", pods.stage1,
+                                          "--net=host", "example.com/busybox", "--exec",
+                                          "/bin/sh", "--", "-c", "echo ran; exit 6"),
+                                stdin=r_fd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        os.close(r_fd)
+        os.close(w_fd)
+    assert proc.returncode == 6, err
+    assert b"ran" in out
+
+
+def test_interactive_with_a_pipe_gives_the_app_that_stdin(pods):
+    r = pods("--insecure-options=image", "run", pods.stage1, "--net=host", "--interactive",
+             "example.com/busybox", "--exec", "/bin/sh", "--", "-c", "read x; echo got:$x",
+             input="hello\n", timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "got:hello" in r.stdout
+
+
+def test_interactive_background_job_on_a_terminal_is_not_stopped(pods):
+    """`rkt run --interactive … &` from a shell with job control: stdin is the terminal,
+    but another process group owns it; the stage1 must not take it (SIGTTOU would stop
+    the pod until `fg`)."""
+    import pty
+    import select
+
+    argv = pods.argv("--insecure-options=image", "run", pods.stage1, "--net=host",
+                     "--interactive", "example.com/busybox", "--exec", "/bin/sh", "--", "-c",
+                     "echo bg-ok; exit 7")
+    pid, master = pty.fork()
+    if pid == 0:  # session leader owning the terminal, like an interactive shell
+        code = 0
+        try:
+            child = os.fork()
+            if child == 0:
+                os.setpgid(0, 0)  # a background process group of the terminal
+                os.execvp(argv[0], argv)
+            try:
+                os.setpgid(child, child)
+            except OSError:
+                pass
+            _, ws = os.waitpid(child, os.WUNTRACED)
+            if os.WIFSTOPPED(ws):
+                os.write(1, b"\nSTOPPED\n")
+                os.kill(child, signal.SIGKILL)
+                os.waitpid(child, 0)
+            else:
+                os.write(1, f"\nEXIT={os.waitstatus_to_exitcode(ws)}\n".encode())
+        except BaseException:
+            code = 1
+        finally:
+            os._exit(code)
+    out = b""
+    end = time.monotonic() + 60
+    try:
+        while b"EXIT=" not in out and b"STOPPED" not in out and time.monotonic() < end:
+            ready, _, _ = select.select([master], [], [], 0.5)
+            if ready:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                out += chunk
+    finally:
+        os.close(master)
+        os.waitpid(pid, 0)
+    assert b"STOPPED" not in out, out
+    assert b"EXIT=7" in out and b"bg-ok" in out, out

@@ -16,22 +16,33 @@ pytestmark = pytest.mark.skipif(
     reason="needs root and Debian's containernetworking-plugins (CI has both)")
 
 
-def host_state() -> tuple:
-    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+def leftovers(uuids: list[str], data_dir: str) -> list[str]:
+    """What the host still holds for these pods: CNI leases, iptables rules, netns mounts."""
+    found = []
+    lease_dir = "/var/lib/cni/networks/default"
+    for name in os.listdir(lease_dir) if os.path.isdir(lease_dir) else []:
+        try:
+            with open(os.path.join(lease_dir, name)) as f:
+                owner = f.read()
+        except OSError:
+            continue
+        found += [f"lease {name}" for u in uuids if u in owner]
     nat = subprocess.run(["iptables-save", "-t", "nat"], capture_output=True, text=True).stdout
-    leases = sorted(os.listdir("/var/lib/cni/networks/default")) \
-        if os.path.isdir("/var/lib/cni/networks/default") else []
-    return (links.count("veth"), nat.count("CNI-"), nat.count("RKT-PFWD"),
-            [x for x in leases if x[0].isdigit()])
+    found += [f"iptables {u}" for u in uuids if u in nat or f"PFWD-DNAT-{u[:8]}" in nat]
+    with open("/proc/self/mountinfo") as f:
+        found += [line for line in f if data_dir in line]
+    return found
 
 
 @pytest.fixture
 def clean_host(rkt):
-    before = host_state()
     yield
+    pods = os.path.join(rkt.data, "pods")
+    uuids = [u for state in os.listdir(pods) for u in os.listdir(os.path.join(pods, state))] \
+        if os.path.isdir(pods) else []
     rkt("gc", "--grace-period=0s")
     rkt("gc", "--grace-period=0s")
-    assert host_state() == before
+    assert leftovers(uuids, rkt.data) == []
 
 
 @pytest.fixture(scope="module")
@@ -89,11 +100,11 @@ def test_requested_ip(rkt, busybox_aci, clean_host):
 
 def test_two_pods_reach_each_other_and_the_host_reaches_them(rkt, busybox_aci, clean_host):
     server = start(rkt, busybox_aci, "--exec", "/bin/sh", "--", "-c",
-                   "echo pong | nc -l -p 5000; echo served")
+                   "nc -l -p 5000 -e /bin/echo pong; echo served")
     try:
         _, ip = wait_ip(rkt, server)
         client = rkt.ok("--insecure-options=image", "run", busybox_aci, "--exec", "/bin/sh",
-                        "--", "-c", f"for i in 1 2 3 4 5 6 7 8 9 10; do sleep 1 | nc {ip} 5000 && exit; "
+                        "--", "-c", f"for i in 1 2 3 4 5 6 7 8 9 10; do nc {ip} 5000 </dev/null && exit; "
                         "sleep 0.3; done; exit 1")
         assert "pong" in client.stdout
         out, _ = server.communicate(timeout=30)
@@ -101,7 +112,7 @@ def test_two_pods_reach_each_other_and_the_host_reaches_them(rkt, busybox_aci, c
     finally:
         server.kill()
     host_server = start(rkt, busybox_aci, "--exec", "/bin/sh", "--", "-c",
-                        "echo hello-host | nc -l -p 5001")
+                        "nc -l -p 5001 -e /bin/echo hello-host")
     try:
         _, ip = wait_ip(rkt, host_server)
         got = b""
@@ -119,7 +130,7 @@ def test_two_pods_reach_each_other_and_the_host_reaches_them(rkt, busybox_aci, c
 
 def test_port_forward_from_localhost(rkt, web_aci, clean_host):
     server = start(rkt, "--port=http:18087", web_aci, "--exec", "/bin/sh", "--", "-c",
-                   "echo via-port | nc -l -p 8080")
+                   "nc -l -p 8080 -e /bin/echo via-port")
     try:
         wait_ip(rkt, server)
         got = b""
