@@ -103,6 +103,16 @@ def is_help(word: str) -> bool:
     return word in ("-h", "--help", "-help", "--help=true", "-help=true")
 
 
+def find_flag(sets: list[FlagSet], word: str) -> tuple[FlagSet, tuple[Flag, str | None]]:
+    """The set that knows ``word`` and (flag, inline value), else ``unknown flag: --x``."""
+    for fs in sets:
+        hit = fs.lookup(word)
+        if hit:
+            return fs, hit
+    shown = word.split("=", 1)[0]
+    raise UsageError(f"unknown flag: {shown if shown.startswith('--') else '-' + shown}")
+
+
 def split_flags(sets: list[FlagSet], argv: list[str], interspersed: bool,
                 dashdash_ok: bool = True) -> tuple[list[str], list[str] | None, list[str]]:
     """Parse ``argv`` against ``sets`` (first match wins).
@@ -120,18 +130,10 @@ def split_flags(sets: list[FlagSet], argv: list[str], interspersed: bool,
         if word.startswith("-") and word != "-":
             if is_help(word):
                 raise HelpRequested()
-            for fs in sets:
-                hit = fs.lookup(word)
-                if hit:
-                    if hit[0].per_app:
-                        raise UsageError(f"--{hit[0].name} must follow an image")
-                    i = fs.apply(hit[0], hit[1], argv, i)
-                    break
-            else:
-                shown = word.split("=", 1)[0]
-                if not shown.startswith("--"):
-                    shown = "-" + shown
-                raise UsageError(f"unknown flag: {shown}")
+            fs, (flag, inline) = find_flag(sets, word)
+            if flag.per_app:
+                raise UsageError(f"--{flag.name} must follow an image")
+            i = fs.apply(flag, inline, argv, i)
             continue
         if not interspersed:
             return positionals, None, argv[i:]
@@ -183,14 +185,7 @@ def parse_image_args(sets: list[FlagSet], words: list[str]) -> list[ImageArg]:
         if word.startswith("-") and word != "-":
             if is_help(word):
                 raise HelpRequested()
-            for fs in sets:
-                hit = fs.lookup(word)
-                if hit:
-                    break
-            else:
-                shown = word.split("=", 1)[0]
-                raise UsageError(f"unknown flag: {shown if shown.startswith('--') else '-' + shown}")
-            flag, inline = hit
+            fs, (flag, inline) = find_flag(sets, word)
             if flag.per_app:
                 if not images:
                     raise UsageError(f"--{flag.name} must follow an image")

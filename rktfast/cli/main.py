@@ -10,7 +10,7 @@ import os
 import sys
 
 from rktfast.cli.command import Command, Context, Flag, GlobalOptions
-from rktfast.cli.flags import FlagSet, HelpRequested, is_help, split_flags
+from rktfast.cli.flags import FlagSet, HelpRequested, find_flag, is_help, split_flags
 from rktfast.errors import RktError, UsageError
 
 # name -> module holding COMMAND; groups map to a list of (subname, module).
@@ -172,11 +172,8 @@ def run_cli(argv: list[str]) -> int:
             from rktfast.cli import help as help_
             help_.print_usage(None, sys.stdout)
             return 0
-        hit = gflags.lookup(argv[i])
-        if not hit:
-            shown = argv[i].split("=", 1)[0]
-            raise UsageError(f"unknown flag: {shown if shown.startswith('--') else '-' + shown}")
-        i = gflags.apply(hit[0], hit[1], argv, i)
+        _, (flag, inline) = find_flag([gflags], argv[i])
+        i = gflags.apply(flag, inline, argv, i)
     words = argv[i:]
     if not words:
         from rktfast.cli import help as help_
