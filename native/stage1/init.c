@@ -82,6 +82,14 @@ static int on_flag(void *ctx, const char *name, const char *value)
     return 0;
 }
 
+/* True when fd is our controlling terminal and another process group is in its
+ * foreground: reading it or changing its modes would stop us. */
+static bool tty_in_background(int fd)
+{
+    pid_t fg = tcgetpgrp(fd);
+    return fg > 0 && fg != getpgrp();
+}
+
 static long long now_ms(void)
 {
     struct timespec ts;
@@ -100,6 +108,7 @@ struct pod {
     int *go_fds;
     int barrier[2];
     const char *console_path;
+    bool pass_stdin; /* --interactive without a usable terminal: the app reads our stdin */
     bool stopping;
     long long deadline;
     int status;
@@ -248,6 +257,23 @@ static void supervise(struct pod *p, const sigset_t *set)
         ;
 }
 
+/* rkt/supervisor-status -> ready (a symlink, as rkt's systemd-based stage1 makes it),
+ * created under a temporary name and renamed so readers never see a partial state. */
+static int write_supervisor_ready(void)
+{
+    char tmp[64];
+    snprintf(tmp, sizeof tmp, "/rkt/supervisor-status.tmp%d", (int) getpid());
+    unlink(tmp);
+    if (symlink("ready", tmp) < 0)
+        return s1_error(errno, "create %s", tmp);
+    if (rename(tmp, "/rkt/supervisor-status") < 0) {
+        int e = errno;
+        unlink(tmp);
+        return s1_error(e, "rename /rkt/supervisor-status");
+    }
+    return 0;
+}
+
 static void pod_main(struct pod *p, int podfd, int ready_fd, const sigset_t *set) __attribute__((noreturn));
 static void pod_main(struct pod *p, int podfd, int ready_fd, const sigset_t *set)
 {
@@ -306,6 +332,11 @@ static void pod_main(struct pod *p, int podfd, int ready_fd, const sigset_t *set
         goto fail;
     }
     p->io.stdin_fd = devnull;
+    if (p->pass_stdin) {
+        int in = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);
+        if (in >= 0)
+            p->io.stdin_fd = in;
+    }
     signal(SIGPIPE, SIG_IGN);
     /* fork the apps now: their cgroup migration overlaps the rootfs setup */
     p->go_fds = xcalloc(p->pm->n_apps, sizeof(int));
@@ -339,6 +370,9 @@ static void pod_main(struct pod *p, int podfd, int ready_fd, const sigset_t *set
     for (size_t i = 0; i < p->pm->n_apps; i++)
         if (app_record(&p->rt[i], AT_FDCWD) < 0)
             fprintf(stderr, "stage1: %s\n", s1_last_error());
+    /* every app has been started: `rkt status --wait-ready` waits for this link */
+    if (!p->stopping && write_supervisor_ready() < 0)
+        fprintf(stderr, "stage1: %s\n", s1_last_error());
     if (write(ready_fd, "R", 1) < 0)
         fprintf(stderr, "stage1: tell the outer init we are ready: %s\n", strerror(errno));
     close(ready_fd);
@@ -477,10 +511,19 @@ int main(int argc, char **argv)
     }
 
     struct console con, *conp = NULL;
-    if (o.interactive && isatty(STDIN_FILENO)) {
-        if (console_open(&con) < 0)
-            s1_die(S1_EXIT_FAILURE);
-        conp = &con;
+    bool pass_stdin = false;
+    if (o.interactive) {
+        if (!isatty(STDIN_FILENO)) {
+            pass_stdin = true; /* a pipe or a file: the app reads it directly */
+        } else if (tty_in_background(STDIN_FILENO)) {
+            /* a background job of a shell with job control: touching the terminal would
+             * stop us (SIGTTOU/SIGTTIN) until `fg`; run without a console instead */
+            s1_debugf("stdin is a terminal we do not own (background job): no console");
+        } else {
+            if (console_open(&con) < 0)
+                s1_die(S1_EXIT_FAILURE);
+            conp = &con;
+        }
     }
     int ready[2];
     if (pipe2(ready, O_CLOEXEC) < 0) {
@@ -511,6 +554,7 @@ int main(int argc, char **argv)
         p.rt = xcalloc(pm.n_apps, sizeof *p.rt);
         p.io.console = conp ? conp->slave : -1;
         p.console_path = conp ? conp->slave_path : NULL;
+        p.pass_stdin = pass_stdin;
         pod_main(&p, podfd, ready[1], &set);
     }
     close(ready[1]);

@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = run_cli(argv)
     except UsageError as e:
-        cmd = getattr(e, "usage_of", None)
+        cmd = getattr(e, "usage_of", None) or _current["cmd"]
         print_error(cmd.name if cmd else prefix, e, debug)
         if cmd is not None:
             from rktfast.cli import help as help_

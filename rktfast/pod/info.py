@@ -30,9 +30,19 @@ def image_name(pod: pods.Pod, app: str) -> str:
     return name
 
 
+NETINFO_FIELDS = ("netName", "netConf", "pluginPath", "ifName", "ip", "args", "mask")
+
+
+def api_nets(nets: list) -> list[dict]:
+    """net-info.json entries as rkt's NetInfo JSON: its seven fields only, and only networks
+    that got an address (stage0 records a network before its CNI ADD, so a failed or
+    unfinished ADD can still be undone)."""
+    return [{k: n.get(k) or "" for k in NETINFO_FIELDS} for n in nets
+            if isinstance(n, dict) and n.get("ip")]
+
+
 def fmt_nets(nets: list) -> str:
-    return ", ".join(f"{n.get('netName', '')}:ip4={n.get('ip', '')}" for n in nets
-                     if isinstance(n, dict))
+    return ", ".join(f"{n['netName']}:ip4={n['ip']}" for n in api_nets(nets))
 
 
 def _app_v1(pod: pods.Pod, ra: dict, volumes: dict) -> dict:
@@ -73,7 +83,7 @@ def _app_v1(pod: pods.Pod, ra: dict, volumes: dict) -> dict:
 def pod_v1(pod: pods.Pod) -> dict:
     """The api/v1 ``Pod`` object of a pod (list/status ``--format=json``)."""
     out: dict = {"name": pod.uuid, "state": pod.state}
-    nets = pod.nets()
+    nets = api_nets(pod.nets())
     if nets:
         out["networks"] = nets
     created = pod.creation_time()
