@@ -154,18 +154,52 @@ def _verify(keystore: Keystore, name: str, signature: bytes, *, file: str | None
     def store(_ids: list[str]) -> list[pysequoia.Cert]:
         return usable
 
-    try:
-        if file is not None:
-            result = pysequoia.verify(file=file, store=store, signature=sig)
-        else:
+    if file is not None:
+        # pysequoia reads the whole file into memory; an image may be gigabytes, so the
+        # cryptographic check over a file streams through gpgv, with the keys chosen above.
+        refusal = _why_rejected(sig, policy_only=True)
+        if refusal:
+            raise TrustError(refusal)
+        signer_fp = _gpgv_verify(usable, signature, file)
+        if signer_fp is None:
+            raise TrustError(_why_rejected(sig))
+    else:
+        try:
             result = pysequoia.verify(bytes=data, store=store, signature=sig)
-    except Exception as e:  # pysequoia reports every failure as RuntimeError
-        raise TrustError(_why_rejected(sig)) from e
-    if not result.valid_sigs:
-        raise TrustError(_why_rejected(sig))
-    signer_fp = result.valid_sigs[0].certificate
-    signer = next((c for c in usable if c.fingerprint == signer_fp), usable[0])
+        except Exception as e:  # pysequoia reports every failure as RuntimeError
+            raise TrustError(_why_rejected(sig)) from e
+        if not result.valid_sigs:
+            raise TrustError(_why_rejected(sig))
+        signer_fp = result.valid_sigs[0].certificate
+    signer = next((c for c in usable if c.fingerprint.lower() == signer_fp.lower()), usable[0])
     return identities(signer)
+
+
+def _gpgv_verify(certs: list[pysequoia.Cert], signature: bytes, path: str) -> str | None:
+    """Check a detached signature over ``path`` with gpgv, streaming the file, against only
+    ``certs``. Returns the primary fingerprint of the signer, or None if it does not verify."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="rktfast-gpgv-") as home:
+        keyring = os.path.join(home, "trusted.gpg")
+        sig_path = os.path.join(home, "image.sig")
+        with open(keyring, "wb") as f:
+            f.write(b"".join(bytes(c) for c in certs))
+        with open(sig_path, "wb") as f:
+            f.write(signature)
+        try:
+            proc = subprocess.run(["gpgv", "--homedir", home, "--keyring", keyring,
+                                   "--status-fd", "1", sig_path, path],
+                                  capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        except OSError as e:
+            raise TrustError("cannot run gpgv to check the signature", e) from e
+    for line in proc.stdout.splitlines():
+        words = line.split()
+        # [GNUPG:] VALIDSIG <sig fpr> <date> <ts> <exp> <ver> <rsv> <pk algo> <hash> <cls> <primary fpr>
+        if len(words) >= 3 and words[:2] == ["[GNUPG:]", "VALIDSIG"]:
+            return words[-1] if len(words) >= 12 else words[2]
+    return None
 
 
 def _unusable_reason(cert: pysequoia.Cert) -> str | None:
@@ -182,11 +216,12 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
-def _why_rejected(sig: pysequoia.Sig) -> str:
-    """Name the reason a signature by a known, valid key did not verify (sequoia does not)."""
+def _why_rejected(sig: pysequoia.Sig, policy_only: bool = False) -> str | None:
+    """Name the reason a signature by a known, valid key did not verify (sequoia does not).
+    With ``policy_only``, only the reasons visible without the data (or None)."""
     if sig.expiration is not None and sig.expiration <= _now():
         return "openpgp: signature expired"
     hash_name = str(sig.hash_algorithm).rsplit(".", 1)[-1].upper()
     if hash_name in ("MD5", "SHA1", "RIPEMD160"):
         return f"openpgp: invalid signature: hash algorithm {hash_name} rejected by policy"
-    return MSG_BAD_SIGNATURE
+    return None if policy_only else MSG_BAD_SIGNATURE
