@@ -32,7 +32,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 from stage1_pods import PodFactory, app  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _pods import idle_memory, make_bundle, peers as make_peers, timed  # noqa: E402
+from _pods import idle_memory, make_bundle, timed  # noqa: E402
+from _pods import peers as make_peers  # noqa: E402
 
 
 def main() -> int:

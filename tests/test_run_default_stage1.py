@@ -225,3 +225,62 @@ def test_interactive_background_job_on_a_terminal_is_not_stopped(pods):
         os.waitpid(pid, 0)
     assert b"STOPPED" not in out, out
     assert b"EXIT=7" in out and b"bg-ok" in out, out
+
+
+def test_private_users_maps_the_apps_root_to_the_shift(pods):
+    r = run(pods, "--net=host", "--no-overlay", "--private-users", "--volume=v,kind=empty",
+            "--mount", "volume=v,target=/vol", "example.com/busybox", "--exec", "/bin/sh",
+            "--", "-c", "cat /proc/self/uid_map /proc/self/gid_map; id -u; "
+            "touch /vol/f /tmp/f && echo writes-ok; exit 4")
+    assert r.returncode == 4, r.stderr
+    maps = [line.split() for line in r.stdout.splitlines() if len(line.split()) == 3]
+    assert len(maps) == 2 and maps[0] == maps[1], r.stdout
+    inside, shift, count = (int(x) for x in maps[0])
+    assert inside == 0 and shift > 0 and shift % 65536 == 0 and count == 65536
+    assert "writes-ok" in r.stdout
+    uuid = os.listdir(os.path.join(pods.data, "pods", "run"))[0]
+    pod_dir = os.path.join(pods.data, "pods", "run", uuid)
+    with open(os.path.join(pod_dir, "private-users-prepared")) as f:
+        assert f.read().strip() == f"{shift}:{count}"
+    # every entry of the copied trees shifted exactly once (directories too)
+    rootfs = os.path.join(pod_dir, "stage1", "rootfs", "opt", "stage2", "busybox", "rootfs")
+    for rel in ("", "bin", "etc", "bin/busybox"):
+        assert os.lstat(os.path.join(rootfs, rel)).st_uid == shift, rel
+    assert os.lstat(os.path.join(pod_dir, "stage1", "rootfs", "rkt")).st_uid == shift
+    vol = os.path.join(pod_dir, "sharedVolumes", "v")
+    assert os.stat(vol).st_uid == shift and os.stat(os.path.join(vol, "f")).st_uid == shift
+
+
+def test_private_users_enter_joins_the_pods_user_namespace(pods):
+    proc = subprocess.Popen(pods.argv("--insecure-options=image", "run", pods.stage1,
+                                      "--net=host", "--no-overlay", "--private-users",
+                                      "example.com/busybox", "--exec", "/bin/sleep", "--",
+                                      "60"),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        uuid = wait_running(pods)
+        pod_dir = os.path.join(pods.data, "pods", "run", uuid)
+        with open(os.path.join(pod_dir, "private-users-prepared")) as f:
+            shift = int(f.read().split(":")[0])
+        r = pods("enter", uuid, "/bin/sh", "-c", "cat /proc/self/uid_map; id -u", input="")
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.split()[:3] == ["0", str(shift), "65536"], r.stdout
+        assert r.stdout.split()[-1] == "0"
+        # the app's processes are the shifted uid on the host, never host root
+        ppid = int(open(os.path.join(pod_dir, "ppid")).read())
+        with open(f"/proc/{ppid}/task/{ppid}/children") as f:
+            pid1 = int(f.read().split()[0])
+        with open(f"/proc/{pid1}/task/{pid1}/children") as f:
+            app_pid = int(f.read().split()[0])
+        with open(f"/proc/{app_pid}/status") as f:
+            uids = [line.split()[1:] for line in f if line.startswith("Uid:")][0]
+        assert uids == [str(shift)] * 4
+        pods.ok("stop", uuid)
+        proc.wait(timeout=30)
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()

@@ -53,11 +53,17 @@ static void env_set(char ***envp, size_t *n, const char *name, const char *value
 int app_prepare(struct app_runtime *rt, const struct init_opts *o)
 {
     struct app *a = rt->app;
-    (void) o;
     if (resolve_user(rt->rootfd, a->user, &rt->uid) < 0 ||
         resolve_group(rt->rootfd, a->group, &rt->gid) < 0)
         return s1_error_wrap("app %s", a->name);
     rt->cwd = xstrdup(a->working_dir && a->working_dir[0] ? a->working_dir : "/");
+    if (o->pu_count) {
+        /* the owner of a path is a host id: the app knows it shifted back into its range */
+        if (a->user[0] == '/' && rt->uid >= o->pu_shift && rt->uid - o->pu_shift < o->pu_count)
+            rt->uid -= (uid_t) o->pu_shift;
+        if (a->group[0] == '/' && rt->gid >= o->pu_shift && rt->gid - o->pu_shift < o->pu_count)
+            rt->gid -= (gid_t) o->pu_shift;
+    }
 
     size_t n = 0;
     rt->envp = xcalloc(1, sizeof(char *));
@@ -208,6 +214,12 @@ static void child_exec(const struct app_runtime *rt, const struct init_opts *o, 
 
     uid_t uid = hook ? 0 : rt->uid;
     gid_t gid = hook ? 0 : rt->gid;
+    /* --private-users: from here on ids are those of the pod's user namespace (root is
+     * the shift on the host) and capabilities only count inside it */
+    if (o->userns_fd >= 0 && setns(o->userns_fd, CLONE_NEWUSER) < 0) {
+        s1_error(errno, "join the pod's user namespace");
+        child_fail(a->name);
+    }
     uint64_t caps = caps_for_app(&a->iso, o->disable_caps);
     struct sock_fprog prog;
     if (prebuilt)

@@ -123,6 +123,15 @@ int main(int argc, char **argv)
         s1_die(FAIL);
     }
     close(pidfd);
+    int userns = -1;
+#ifndef S1_FLY
+    /* --private-users: the pod's user namespace, bound there by the pod's PID 1 */
+    userns = open("/rkt/userns", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (userns < 0 && errno != ENOENT) {
+        s1_error(errno, "open /rkt/userns");
+        s1_die(FAIL);
+    }
+#endif
     char **env = load_env(envpath);
     if (!env) {
         s1_error_wrap("app %s", o.app);
@@ -146,6 +155,10 @@ int main(int argc, char **argv)
         }
         if (chdir(cwd && *cwd ? cwd : "/") < 0 && chdir("/") < 0) {
             s1_error(errno, "chdir");
+            s1_die(FAIL);
+        }
+        if (userns >= 0 && setns(userns, CLONE_NEWUSER) < 0) {
+            s1_error(errno, "join the pod's user namespace");
             s1_die(FAIL);
         }
         gid_t groups[64];

@@ -65,6 +65,7 @@ static int write_pid_files(int podfd)
 int main(int argc, char **argv)
 {
     struct init_opts o = {0};
+    o.userns_fd = -1;
     int first = parse_go_flags(argc, argv, fly_flags, on_flag, &o);
     if (first < 0)
         s1_die(S1_EXIT_FAILURE);

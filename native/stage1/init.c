@@ -257,6 +257,22 @@ static void supervise(struct pod *p, const sigset_t *set)
         ;
 }
 
+/* Bind the pod's user namespace on /rkt/userns (in the stage1 root): enter joins it, so a
+ * command entered into an app runs with the app's shifted ids, never as host root. */
+static int publish_userns(int userns_fd)
+{
+    int tree = open_tree(userns_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+    if (tree < 0)
+        return s1_error(errno, "bind the pod's user namespace");
+    int target = open("/rkt/userns", O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (target < 0)
+        return s1_error(errno, "create /rkt/userns");
+    int r = mount_attach(tree, target, "/rkt/userns");
+    close(target);
+    close(tree);
+    return r;
+}
+
 /* rkt/supervisor-status -> ready (a symlink, as rkt's systemd-based stage1 makes it),
  * created under a temporary name and renamed so readers never see a partial state. */
 static int write_supervisor_ready(void)
@@ -359,6 +375,8 @@ static void pod_main(struct pod *p, int podfd, int ready_fd, const sigset_t *set
     mkdir("/rkt/status", 0755);
     mkdir("/rkt/env", 0755);
     mkdir("/rkt/enter", 0755);
+    if (p->o->userns_fd >= 0 && publish_userns(p->o->userns_fd) < 0)
+        goto fail;
     for (size_t i = 0; i < p->pm->n_apps; i++) {
         if (setup_app_rootfs(&p->rt[i], p->o, &trees, i) < 0 || app_prepare(&p->rt[i], p->o) < 0)
             goto fail;
@@ -385,6 +403,78 @@ fail:
 }
 
 /* ---- the outer init -------------------------------------------------------- */
+
+/* --private-users=SHIFT:COUNT (stage0 picks SHIFT, a multiple of 65536, and chowns the
+ * --no-overlay copies of the trees by it). */
+static int parse_private_users(const char *v, unsigned long *shift, unsigned long *count)
+{
+    char *end;
+    errno = 0;
+    unsigned long long s = strtoull(v, &end, 10);
+    if (errno || end == v || *end != ':')
+        return s1_error(0, "invalid --private-users value \"%s\" (want SHIFT:COUNT)", v);
+    const char *c = end + 1;
+    unsigned long long n = strtoull(c, &end, 10);
+    if (errno || end == c || *end || n == 0 || s == 0 || s + n > 0xFFFFFFFFULL)
+        return s1_error(0, "invalid --private-users value \"%s\" (want SHIFT:COUNT)", v);
+    *shift = (unsigned long) s;
+    *count = (unsigned long) n;
+    return 0;
+}
+
+/* The pods' user namespace for --private-users: ids 0..COUNT-1 inside are SHIFT.. on the
+ * host.  A short-lived child unshares it; we (host root) write its maps and keep an fd,
+ * which the pod's PID 1 inherits: apps and hooks setns() into it just before exec, after
+ * everything that needs host root (cgroups, mounts, devices) has been done for them. */
+static int make_userns(unsigned long shift, unsigned long count)
+{
+    int up[2], down[2];
+    if (pipe2(up, O_CLOEXEC) < 0 || pipe2(down, O_CLOEXEC) < 0)
+        return s1_error(errno, "pipe");
+    pid_t pid = fork();
+    if (pid < 0)
+        return s1_error(errno, "fork");
+    if (pid == 0) {
+        close(up[0]);
+        close(down[1]);
+        char b = unshare(CLONE_NEWUSER) == 0 ? 'u' : 'e';
+        if (write(up[1], &b, 1) != 1)
+            _exit(1);
+        while (read(down[0], &b, 1) > 0 || errno == EINTR)
+            ;
+        _exit(0);
+    }
+    close(up[1]);
+    close(down[0]);
+    char b = 0;
+    ssize_t n;
+    do
+        n = read(up[0], &b, 1);
+    while (n < 0 && errno == EINTR);
+    close(up[0]);
+    int fd = -1;
+    if (n != 1 || b != 'u') {
+        s1_error(0, "--private-users: cannot create a user namespace");
+        goto out;
+    }
+    char map[64], path[64];
+    int len = snprintf(map, sizeof map, "0 %lu %lu\n", shift, count);
+    snprintf(path, sizeof path, "/proc/%d/uid_map", (int) pid);
+    if (write_file_at(AT_FDCWD, path, map, (size_t) len, 0) < 0)
+        goto out;
+    snprintf(path, sizeof path, "/proc/%d/gid_map", (int) pid);
+    if (write_file_at(AT_FDCWD, path, map, (size_t) len, 0) < 0)
+        goto out;
+    snprintf(path, sizeof path, "/proc/%d/ns/user", (int) pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        s1_error(errno, "open %s", path);
+out:
+    close(down[1]);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    return fd;
+}
 
 static int write_pid_files(int podfd, const struct cgroups *cg)
 {
@@ -473,10 +563,9 @@ int main(int argc, char **argv)
     o.uuid = argv[first];
     if (!o.hostname || !o.hostname[0])
         o.hostname = xasprintf("rkt-%s", o.uuid);
-    if (o.private_users) {
-        s1_error(0, "--private-users is not supported by this stage1 yet");
+    o.userns_fd = -1;
+    if (o.private_users && parse_private_users(o.private_users, &o.pu_shift, &o.pu_count) < 0)
         s1_die(S1_EXIT_FAILURE);
-    }
 
     int podfd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (podfd < 0) {
@@ -514,7 +603,15 @@ int main(int argc, char **argv)
     bool pass_stdin = false;
     if (o.interactive) {
         if (!isatty(STDIN_FILENO)) {
-            pass_stdin = true; /* a pipe or a file: the app reads it directly */
+            /* a pipe, a socket or a file: the app reads it directly (never a directory:
+             * with stdin closed, fd 0 may be the pod lock, and a directory fd would let
+             * the app out of its root) */
+            struct stat st;
+            pass_stdin = fstat(STDIN_FILENO, &st) == 0 &&
+                         (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || S_ISREG(st.st_mode) ||
+                          S_ISCHR(st.st_mode));
+            if (lock && atoi(lock) == STDIN_FILENO)
+                pass_stdin = false;
         } else if (tty_in_background(STDIN_FILENO)) {
             /* a background job of a shell with job control: touching the terminal would
              * stop us (SIGTTOU/SIGTTIN) until `fg`; run without a console instead */
@@ -530,6 +627,8 @@ int main(int argc, char **argv)
         s1_error(errno, "pipe");
         s1_die(S1_EXIT_FAILURE);
     }
+    if (o.pu_count && (o.userns_fd = make_userns(o.pu_shift, o.pu_count)) < 0)
+        s1_die(S1_EXIT_FAILURE);
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD);

@@ -556,7 +556,9 @@ int open_volume_trees(int podfd, const struct pod_manifest *pm, const struct ini
                 }
                 char *rel = xasprintf("sharedVolumes/%s", v->name);
                 if (mkdirat(podfd, rel, v->mode) == 0) {
-                    if (fchownat(podfd, rel, v->uid, v->gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+                    /* with --private-users the ids are the pod's: shift them to the host */
+                    if (fchownat(podfd, rel, (uid_t) (v->uid + o->pu_shift),
+                                 (gid_t) (v->gid + o->pu_shift), AT_SYMLINK_NOFOLLOW) < 0 ||
                         fchmodat(podfd, rel, v->mode, 0) < 0)
                         return s1_error(errno, "volume %s: set owner and mode of %s", v->name, rel);
                 } else if (errno != EEXIST) {

@@ -14,6 +14,10 @@ struct init_opts {
     char *net;            /* --net value: "host", "none", or a network list */
     bool interactive;
     char *private_users;  /* "shift:count" */
+    /* --private-users: host uid/gid of the apps' root, the size of the range, and the
+     * user namespace (made by the outer init) that apps and hooks join before exec */
+    unsigned long pu_shift, pu_count;
+    int userns_fd;        /* -1 without --private-users */
     char *mds_token;
     char *local_config;
     char *hostname;

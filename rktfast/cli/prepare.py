@@ -162,6 +162,33 @@ def use_overlay(ctx: Context) -> bool:
     return True
 
 
+def stored_by_name(ctx: Context, store, arg: str, policy: str) -> str | None:
+    """The common case of ``rkt run NAME``: an appc name already in the store, with a pull
+    policy that takes it from there. Answered without the Finder (whose imports cost more
+    than the lookup); None sends everything else (files, URLs, hashes, docker and OCI
+    sources, names with a colon before any slash, misses) to the Finder, which does the
+    same lookup first and then fetches."""
+    if policy not in ("never", "new") or arg.startswith("sha512-"):
+        return None
+    colon, slash = arg.find(":"), arg.find("/")
+    if colon >= 0 and (slash < 0 or colon < slash):  # file:, http:, docker:, oci:, …
+        return None
+    import os
+
+    if arg.startswith("/") or "./" in arg or arg.endswith(".aci") or os.path.isfile(arg):
+        return None
+    from rktfast.appc.types import parse_image_name
+
+    try:
+        name, labels = parse_image_name(arg)
+    except Exception:
+        return None  # the Finder reports it
+    key = store.find_by_name(name, labels)
+    if key:
+        ctx.debug(f"using image from local store for image name {arg}", "image")
+    return key
+
+
 def prepare_common(ctx: Context, images, req, store, trees):
     """Find stage1 and images, then create and prepare the pod (left preparing, locked)."""
     from rktfast.cli.common import make_finder, pull_policy
@@ -171,9 +198,15 @@ def prepare_common(ctx: Context, images, req, store, trees):
     priv = private_users(ctx)
     s1key = find_stage1(ctx, store, trees, ctx.flags)
     if req is not None:
-        finder = make_finder(ctx, store, trees, pull_policy(ctx, "new"))
+        policy = pull_policy(ctx, "new")
+        finder = None
         for app in req.apps:
-            app.key = finder.find(app.image, app.flags.get("signature") or None)
+            key = stored_by_name(ctx, store, app.image, policy)
+            if key is None:
+                if finder is None:
+                    finder = make_finder(ctx, store, trees, policy)
+                key = finder.find(app.image, app.flags.get("signature") or None)
+            app.key = key
             store.index.touch(app.key)
     overlay = use_overlay(ctx)
     cfg = PrepareConfig(data_dir=ctx.globals.dir, stage1_key=s1key, use_overlay=overlay,

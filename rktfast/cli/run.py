@@ -46,9 +46,13 @@ def net_flag(ctx: Context) -> str:
 
 def dns_config(ctx: Context):
     """rkt's parseDNSFlags: (resolv mode, hosts mode, resolv data, hosts entries)."""
+    f = ctx.flags
+    if not (f.get("dns") or f.get("dns-search") or f.get("dns-opt") or f.get("dns-domain")
+            or f.get("hosts-entry")):
+        return "default", "default", {"nameservers": [], "search": [], "options": [],
+                                      "domain": ""}, []
     import ipaddress
 
-    f = ctx.flags
     resolv_mode, hosts_mode = "default", "default"
     dns = f.get("dns") or []
     nameservers: list[str] = []
@@ -149,7 +153,7 @@ def run(ctx: Context) -> int:
             raise PodError("unable to transition to run", e) from e
         if f.get("interactive") and len(pod.app_names()) > 1:
             raise RktError("interactive option only supports one image")
-        launch(pod, trees, lcfg, close_before_exec=(store.close,))
+        launch(pod, trees, lcfg, close_before_exec=(store.close_for_exec,))
     finally:
         try:
             store.close()

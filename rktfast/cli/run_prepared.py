@@ -45,7 +45,7 @@ def run(ctx: Context) -> int:
     lcfg.use_overlay = used
     store, trees = open_store(ctx)
     try:
-        launch(pod, trees, lcfg, close_before_exec=(store.close,))
+        launch(pod, trees, lcfg, close_before_exec=(store.close_for_exec,))
     finally:
         store.close()
     return 254

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import dataclass, field
 
 from rktfast.errors import PodError
 
@@ -53,24 +52,35 @@ def interface_version(annotations: dict) -> int:
             from None
 
 
-@dataclass
 class RunOptions:
-    net: str = "default"
-    debug: bool = False
-    interactive: bool = False
-    private_users: str = ""
-    mds_token: str = ""
-    local_config: str = ""
-    hostname: str = ""
-    dns_resolv: str = "default"
-    dns_hosts: str = "default"
-    insecure_capabilities: bool = False
-    insecure_paths: bool = False
-    insecure_seccomp: bool = False
-    mutable: bool = False
-    ipc: str = ""
-    warn: object = None  # callable(line) for stage0's warnings
-    extra_env: dict = field(default_factory=dict)
+    """The options stage0 passes to the stage1 ``run`` entrypoint (a plain class, not a
+    dataclass: this module is imported by every ``rkt run``)."""
+
+    def __init__(self, net: str = "default", debug: bool = False, interactive: bool = False,
+                 private_users: str = "", mds_token: str = "", local_config: str = "",
+                 hostname: str = "", dns_resolv: str = "default", dns_hosts: str = "default",
+                 insecure_capabilities: bool = False, insecure_paths: bool = False,
+                 insecure_seccomp: bool = False, mutable: bool = False, ipc: str = "",
+                 warn: object = None, extra_env: dict | None = None):
+        self.net = net
+        self.debug = debug
+        self.interactive = interactive
+        self.private_users = private_users
+        self.mds_token = mds_token
+        self.local_config = local_config
+        self.hostname = hostname
+        self.dns_resolv = dns_resolv
+        self.dns_hosts = dns_hosts
+        self.insecure_capabilities = insecure_capabilities
+        self.insecure_paths = insecure_paths
+        self.insecure_seccomp = insecure_seccomp
+        self.mutable = mutable
+        self.ipc = ipc
+        self.warn = warn  # callable(line) for stage0's warnings
+        self.extra_env = {} if extra_env is None else extra_env
+
+    def __repr__(self) -> str:
+        return f"RunOptions({self.__dict__!r})"
 
 
 def run_args(pod_dir: str, uuid: str, o: RunOptions) -> list[str]:

@@ -46,13 +46,20 @@ def copy_tree(src: str, dst: str, shift: int = 0) -> None:
 
 def shift_owners(root: str, shift: int) -> None:
     """Add ``shift`` to every owner under ``root`` (``--private-users`` with copies)."""
+    import stat
+
+    def shift_one(p: str) -> None:
+        st = os.lstat(p)
+        os.lchown(p, st.st_uid + shift, st.st_gid + shift)
+        if not stat.S_ISLNK(st.st_mode):
+            os.chmod(p, st.st_mode & 0o7777)  # chown clears setuid bits
+
+    shift_one(root)
+    # every entry once: a directory is shifted as an entry of its parent, not again when
+    # the walk enters it
     for dirpath, dirnames, filenames in os.walk(root):
-        for n in [*dirnames, *filenames, ""]:
-            p = os.path.join(dirpath, n) if n else dirpath
-            st = os.lstat(p)
-            os.lchown(p, st.st_uid + shift, st.st_gid + shift)
-            if not os.path.islink(p):
-                os.chmod(p, st.st_mode & 0o7777)  # chown clears setuid bits
+        for n in (*dirnames, *filenames):
+            shift_one(os.path.join(dirpath, n))
 
 
 def render(store, trees, key: str) -> str:

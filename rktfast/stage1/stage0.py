@@ -10,23 +10,30 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
 
 from rktfast.errors import PodError
 from rktfast.pod import pods
 from rktfast.stage1 import podfs
 
 
-@dataclass
 class PrepareConfig:
-    data_dir: str
-    stage1_key: str
-    use_overlay: bool = True
-    private_users: str = ""  # "shift:count"
-    request: object = None  # rktfast.pod.manifest.PodRequest, or None with pod_manifest
-    pod_manifest: str = ""
-    uuid_file_save: str = ""
-    warn: object = None
+    """What prepare_pod needs (a plain class: a dataclass costs a millisecond to define,
+    and this module is on the path of every ``rkt run``)."""
+
+    def __init__(self, data_dir: str, stage1_key: str, use_overlay: bool = True,
+                 private_users: str = "", request: object = None, pod_manifest: str = "",
+                 uuid_file_save: str = "", warn: object = None):
+        self.data_dir = data_dir
+        self.stage1_key = stage1_key
+        self.use_overlay = use_overlay
+        self.private_users = private_users  # "shift:count"
+        self.request = request  # rktfast.pod.manifest.PodRequest, or None with pod_manifest
+        self.pod_manifest = pod_manifest
+        self.uuid_file_save = uuid_file_save
+        self.warn = warn
+
+    def __repr__(self) -> str:
+        return f"PrepareConfig({self.__dict__!r})"
 
 
 def overlay_supported() -> str | None:
@@ -73,6 +80,7 @@ def prepare_pod(cfg: PrepareConfig, store, trees) -> pods.Pod:
         podfs.prepare_stage1(d, store, trees, cfg.stage1_key, cfg.use_overlay, shift)
         if cfg.pod_manifest:
             raw, doc = pm_mod.read_user_manifest(cfg.pod_manifest)
+            has_apps = _has_apps(raw)
             for ra in doc.get("apps") or []:
                 ral = {k.lower(): v for k, v in ra.items()}
                 img = {k.lower(): v for k, v in (ral.get("image") or {}).items()}
@@ -96,7 +104,8 @@ def prepare_pod(cfg: PrepareConfig, store, trees) -> pods.Pod:
                     raise PodError(f"error: multiple apps with name {name}")
                 names.append(name)
             raw = pm_mod.encode(pm_mod.generate(req, manifests, names))
-        if not _has_apps(raw):
+            has_apps = bool(names)  # what we generated: no need to parse it back
+        if not has_apps:
             raise PodError("pod must contain at least one application")
         podfs._write(os.path.join(d, "pod.lck"), b"", 0o600)
         podfs._write(os.path.join(d, "pod"), raw, 0o640)
@@ -141,15 +150,20 @@ def _check_os_arch(manifest) -> None:
         raise PodError(str(e)) from e
 
 
-@dataclass
 class LaunchConfig:
-    use_overlay: bool
-    run: object  # rktfast.stage1.launch.RunOptions
-    resolv: dict = field(default_factory=dict)  # nameservers/search/options/domain
-    hosts: list = field(default_factory=list)
-    mds_register: bool = False
-    local_config: str = "/etc/rkt"
-    data_dir: str = "/var/lib/rkt"
+    def __init__(self, use_overlay: bool, run: object, resolv: dict | None = None,
+                 hosts: list | None = None, mds_register: bool = False,
+                 local_config: str = "/etc/rkt", data_dir: str = "/var/lib/rkt"):
+        self.use_overlay = use_overlay
+        self.run = run  # rktfast.stage1.launch.RunOptions
+        self.resolv = {} if resolv is None else resolv  # nameservers/search/options/domain
+        self.hosts = [] if hosts is None else hosts
+        self.mds_register = mds_register
+        self.local_config = local_config
+        self.data_dir = data_dir
+
+    def __repr__(self) -> str:
+        return f"LaunchConfig({self.__dict__!r})"
 
 
 def podnet_native(pod_dir: str) -> bool:

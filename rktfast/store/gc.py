@@ -6,7 +6,6 @@ a crash left behind: temp files of dead processes and blobs that no index row na
 
 from __future__ import annotations
 
-import glob
 import os
 from collections.abc import Callable
 
@@ -14,6 +13,13 @@ from rktfast.store.imagestore import ImageStore
 from rktfast.store.index import now_ns
 from rktfast.store.locks import FdLock
 from rktfast.store.treestore import TreeStore
+
+
+def _glob(pattern: str) -> list[str]:
+    import glob  # not at module level: `rkt run` imports this module for prepare_lock only
+
+    return glob.glob(pattern)
+
 
 POD_STATES_USING_TREES = ("prepare", "prepared", "run", "exited-garbage")
 
@@ -23,9 +29,9 @@ def referenced_trees(data_dir: str) -> set[str]:
     refs: set[str] = set()
     for state in POD_STATES_USING_TREES:
         pattern = os.path.join(data_dir, "pods", state, "*")
-        for pod in glob.glob(pattern):
+        for pod in _glob(pattern):
             for p in [os.path.join(pod, "stage1TreeStoreID")] + \
-                    glob.glob(os.path.join(pod, "appsinfo", "*", "treeStoreID")):
+                    _glob(os.path.join(pod, "appsinfo", "*", "treeStoreID")):
                 try:
                     with open(p) as f:
                         refs.add(f.read().strip())
@@ -36,7 +42,7 @@ def referenced_trees(data_dir: str) -> set[str]:
 
 def images_of_running_pods(data_dir: str) -> set[str]:
     keys: set[str] = set()
-    for manifest in glob.glob(os.path.join(data_dir, "pods", "run", "*", "pod")):
+    for manifest in _glob(os.path.join(data_dir, "pods", "run", "*", "pod")):
         try:
             import json
             with open(manifest) as f:
@@ -90,7 +96,7 @@ def _remove_orphan_blobs(store: ImageStore) -> None:
     """Blobs whose index row was never written (a crash between rename and commit)."""
     known = {i.key for i in store.index.all_images()}
     for kind in ("blob", "imageManifest"):
-        for path in glob.glob(os.path.join(store.cas, kind, "sha512", "*", "sha512-*")):
+        for path in _glob(os.path.join(store.cas, kind, "sha512", "*", "sha512-*")):
             key = os.path.basename(path)
             if key in known:
                 continue

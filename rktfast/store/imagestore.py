@@ -16,13 +16,53 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 
 from rktfast.errors import StoreError
 from rktfast.store.index import ImageInfo, Index, now_ns
 from rktfast.store.locks import FdLock, key_lock
 
 KEY_RE = re.compile(r"^sha512-[0-9a-f]{64}$")
+
+
+def _ci(obj: dict, name: str):
+    """``obj[name]`` matched case-insensitively, the last match winning: how Go's JSON
+    decoder fills a struct field from an object."""
+    found = None
+    for k, v in obj.items():
+        if k.lower() == name:
+            found = v
+    return found
+
+
+def manifest_labels(raw: bytes) -> dict[str, str]:
+    """The labels of a stored image manifest as {name: value}.
+
+    Manifests enter the store only after full validation (fetch), so a name lookup needs no
+    second validation: a plain JSON read spares ``rkt run`` the appc parser (its import and
+    its regexes). Raises ValueError on a document that is not a manifest at all.
+    """
+    import json
+
+    doc = json.loads(raw)
+    if not isinstance(doc, dict):
+        raise ValueError("the image manifest is not a JSON object")
+    out: dict[str, str] = {}
+    for lb in _ci(doc, "labels") or []:
+        if not isinstance(lb, dict):
+            raise ValueError("bad label")
+        n, v = _ci(lb, "name"), _ci(lb, "value")
+        if not isinstance(n, str) or not isinstance(v, str):
+            raise ValueError("bad label")
+        out[n] = v
+    return out
+
+
+def manifest_dependencies(raw: bytes) -> list | None:
+    """The ``dependencies`` of a stored image manifest (None or [] when it has none)."""
+    import json
+
+    doc = json.loads(raw)
+    return _ci(doc, "dependencies") if isinstance(doc, dict) else None
 
 
 def short_id(key: str, length: int = 19) -> str:
@@ -48,6 +88,15 @@ class ImageStore:
 
     def close(self) -> None:
         self.index.close()
+        self._cas_lock.close()
+
+    def close_for_exec(self) -> None:
+        """Just before stage0 execs the stage1: release the store lock but leave the index
+        connection for the exec to drop (its fds are close-on-exec). Closing the last
+        connection would checkpoint the WAL into the database with fsyncs — milliseconds,
+        more under I/O load — housekeeping that the next store user does anyway; to SQLite
+        an exec is a process exit, which WAL mode is made for. If the exec fails, close()
+        still closes everything."""
         self._cas_lock.close()
 
     def __enter__(self) -> ImageStore:
@@ -100,15 +149,12 @@ class ImageStore:
     def find_by_name(self, name: str, labels: dict[str, str]) -> str | None:
         """The best stored image for ``name`` carrying all ``labels`` (SPEC §3 name lookup):
         without a requested version prefer ``latest``, then the newest import."""
-        from rktfast.appc.image_manifest import ImageManifest
-
         candidates = []
         for info in self.index.by_name(name):
             try:
-                m = ImageManifest.parse(self.read_manifest_bytes(info.key))
+                have = manifest_labels(self.read_manifest_bytes(info.key))
             except Exception:
                 continue
-            have = {lb.name: lb.value for lb in m.labels}
             if all(have.get(k) == v for k, v in labels.items()):
                 candidates.append(info)
         if not candidates:
@@ -157,6 +203,8 @@ class ImageStore:
                 continue
             p = os.path.join(self.tmp_dir, name)
             if os.path.isdir(p) and not os.path.islink(p):
+                import shutil
+
                 shutil.rmtree(p, ignore_errors=True)
             else:
                 try:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from dataclasses import dataclass
 
 from rktfast.errors import StoreError
 
@@ -53,25 +52,44 @@ CREATE INDEX IF NOT EXISTS layers_diffid ON layers(diffid);
 LAYERS_VERSION = 2
 
 
-@dataclass
-class ImageInfo:
-    key: str
-    name: str
-    import_time: int  # ns since the epoch
-    last_used: int  # ns since the epoch
-    latest: bool
-    size: int
-    tree_size: int
+class _Row:
+    """A plain record with the named fields, given by position or keyword (what a dataclass
+    gives, without the millisecond a dataclass costs to define on every ``rkt run``)."""
+
+    _fields: tuple[str, ...] = ()
+
+    def __init__(self, *args, **kw):
+        fields = self._fields
+        if len(args) > len(fields):
+            raise TypeError(f"{type(self).__name__} takes {len(fields)} fields")
+        for name, value in zip(fields, args, strict=False):
+            setattr(self, name, value)
+        for name in fields[len(args):]:
+            if name not in kw:
+                raise TypeError(f"{type(self).__name__}: missing field {name!r}")
+            setattr(self, name, kw.pop(name))
+        if kw:
+            raise TypeError(f"{type(self).__name__}: unexpected fields {sorted(kw)}")
+
+    def __eq__(self, other):
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(getattr(self, f) == getattr(other, f) for f in self._fields)
+
+    __hash__ = None  # mutable, like a dataclass with eq
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{f}={getattr(self, f)!r}" for f in self._fields)
+        return f"{type(self).__name__}({inner})"
 
 
-@dataclass
-class RemoteInfo:
-    aci_url: str
-    sig_url: str
-    etag: str
-    key: str
-    cache_max_age: int
-    download_time: int
+class ImageInfo(_Row):
+    # import_time and last_used: ns since the epoch
+    _fields = ("key", "name", "import_time", "last_used", "latest", "size", "tree_size")
+
+
+class RemoteInfo(_Row):
+    _fields = ("aci_url", "sig_url", "etag", "key", "cache_max_age", "download_time")
 
 
 def now_ns() -> int:
@@ -88,11 +106,13 @@ class Index:
             self.db = sqlite3.connect(path, timeout=60, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
-            if self.db.execute("PRAGMA user_version").fetchone()[0] < 1:
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            if version < 1:
                 self.db.execute("BEGIN IMMEDIATE")
                 self.db.executescript(SCHEMA)
                 # executescript commits on its own
-            self._migrate_layers()
+            if version < LAYERS_VERSION:  # set only once the layers table exists
+                self._migrate_layers()
         except sqlite3.Error as e:
             raise StoreError(f"cannot open the store index {path!r}", e) from e
 
@@ -141,8 +161,15 @@ class Index:
                  info.size, info.tree_size))
 
     def touch(self, key: str) -> None:
-        with self.db:
-            self.db.execute("UPDATE aciinfo SET lastused = ? WHERE blobkey = ?", (now_ns(), key))
+        """Bump ``lastused``. Not worth an fsync of the WAL on every ``rkt run``: after a
+        power loss the row keeps an older time, which only makes image gc a bit keener."""
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            with self.db:
+                self.db.execute("UPDATE aciinfo SET lastused = ? WHERE blobkey = ?",
+                                (now_ns(), key))
+        finally:
+            self.db.execute("PRAGMA synchronous=FULL")
 
     def set_tree_size(self, key: str, size: int) -> None:
         with self.db:
@@ -165,16 +192,10 @@ class Index:
                              info.cache_max_age, info.download_time))
 
 
-@dataclass
-class LayerInfo:
+class LayerInfo(_Row):
     """A cached Docker/OCI layer (see LAYERS_SCHEMA)."""
 
-    digest: str
-    diff_id: str
-    size: int
-    compressed_size: int
-    import_time: int
-    last_used: int
+    _fields = ("digest", "diff_id", "size", "compressed_size", "import_time", "last_used")
 
 
 def _layer_rows(db: sqlite3.Connection, sql: str, args: tuple = ()) -> list[LayerInfo]:

@@ -8,24 +8,37 @@ C -> [D] the order is B, D, C, A. The top image's ``pathWhitelist`` filters the 
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from rktfast.errors import StoreError
-from rktfast.store.imagestore import ImageStore
-from rktfast.store.treestore import TreeStore, tree_id
+from rktfast.store.treestore import tree_id
+
+if TYPE_CHECKING:
+    from rktfast.store.imagestore import ImageStore
+    from rktfast.store.treestore import TreeStore
 
 MAX_DEPTH = 64
 
 
 def render_chain(store: ImageStore, key: str) -> list[str]:
     """Image keys in render order (dependencies first, ``key`` last)."""
-    from rktfast.appc.image_manifest import ImageManifest
+    from rktfast.store.imagestore import manifest_dependencies
 
     order: list[str] = []
 
     def visit(k: str, depth: int, path: tuple[str, ...]) -> None:
         if depth > MAX_DEPTH or k in path:
             raise StoreError(f"image dependency loop or chain too deep at {k}")
-        m = ImageManifest.parse(store.read_manifest_bytes(k))
+        raw = store.read_manifest_bytes(k)
+        try:
+            if not manifest_dependencies(raw):  # the common case: no appc parser needed
+                order.append(k)
+                return
+        except ValueError:
+            pass  # let the full parser report it
+        from rktfast.appc.image_manifest import ImageManifest
+
+        m = ImageManifest.parse(raw)
         for dep in m.dependencies:
             labels = {lb.name: lb.value for lb in dep.labels}
             if dep.image_id:

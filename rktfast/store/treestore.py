@@ -8,9 +8,7 @@ SHA-512 over the comma-joined image keys in render order. A tree is trusted only
 
 from __future__ import annotations
 
-import hashlib
 import os
-import shutil
 
 from rktfast.errors import StoreError
 from rktfast.store.locks import FdLock, key_lock
@@ -20,7 +18,11 @@ RENDERED = "rendered"
 
 def tree_id(chain: list[str]) -> str:
     """The treestore ID of a render chain (image keys, lowest dependency first)."""
-    return "deps-sha512-" + hashlib.sha512(",".join(chain).encode()).hexdigest()[:64]
+    try:  # the builtin SHA-512: importing hashlib loads OpenSSL, a few ms on every run
+        from _sha512 import sha512
+    except ImportError:
+        from hashlib import sha512
+    return "deps-sha512-" + sha512(",".join(chain).encode()).hexdigest()[:64]
 
 
 def tree_digest(rootfs: str) -> str:
@@ -81,6 +83,8 @@ class TreeStore:
             os.rename(path, trash)
         except FileNotFoundError:
             return
+        import shutil
+
         shutil.rmtree(trash, ignore_errors=True)
 
     def remove(self, tid: str) -> None:
