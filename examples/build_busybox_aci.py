@@ -50,6 +50,7 @@ def main() -> None:
     ap.add_argument("--version", default="1.35.0")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
+        os.chmod(tmp, 0o755)  # the image's / : mkdtemp makes it 0700, unusable for non-root
         make_rootfs(tmp, a.busybox)
         manifest = image_manifest(a.name, a.version, ["/bin/sh"])
         build_aci_from_dir(tmp, manifest, a.out)

@@ -124,3 +124,63 @@ def test_unregistered_pod_is_gone(mds):
     assert get(mds, "/pod/uuid", token=tok)[2] == other
     unregister_pod(other)
     assert get(mds, "/pod/uuid", token=tok)[0] == 401
+
+
+def raw_exchange(base: str, data: bytes, timeout: float = 5) -> bytes:
+    """Send raw bytes on one connection; everything the service answers until it closes."""
+    host, port = base.split("//")[1].split(":")
+    with socket.create_connection((host, int(port)), timeout=timeout) as s:
+        s.sendall(data)
+        out = b""
+        while True:
+            b = s.recv(65536)
+            if not b:
+                return out
+            out += b
+
+
+def post_head(token: str, path: str, *headers: str) -> bytes:
+    return (f"POST /{token}/acMetadata/v1{path} HTTP/1.1\r\nHost: mds\r\n"
+            "Metadata-Flavor: AppContainer\r\n" + "".join(h + "\r\n" for h in headers) +
+            "\r\n").encode()
+
+
+def test_refused_body_never_becomes_the_next_request(mds):
+    # a wrong token is refused before the body is read: what is left of it must not be
+    # parsed as a request, and the connection closes
+    body = b"content=GET /x HTTP/1.1"
+    get_uuid = f"GET /{TOKEN}/acMetadata/v1/pod/uuid HTTP/1.1\r\nHost: mds\r\n" \
+        "Metadata-Flavor: AppContainer\r\n\r\n".encode()
+    out = raw_exchange(mds, post_head("0" * 32, "/pod/hmac/sign",
+                                      f"Content-Length: {len(body)}") + body + get_uuid)
+    assert out.startswith(b"HTTP/1.1 401 ") and b"Connection: close" in out
+    assert out.count(b"HTTP/1.1 ") == 1
+    # a request whose body was read keeps the connection for the next one
+    body = b"content=hello"
+    out = raw_exchange(mds, post_head(TOKEN, "/pod/hmac/sign", f"Content-Length: {len(body)}")
+                       + body + get_uuid.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
+    assert out.count(b"HTTP/1.1 200 ") == 2 and out.endswith(POD_UUID.encode())
+
+
+def test_huge_or_chunked_bodies_are_refused_without_reading(mds):
+    start = time.monotonic()
+    out = raw_exchange(mds, post_head(TOKEN, "/pod/hmac/sign", "Content-Length: 1000000000000"))
+    assert out.startswith(b"HTTP/1.1 413 ") and time.monotonic() - start < 2
+    out = raw_exchange(mds, post_head(TOKEN, "/pod/hmac/sign", "Transfer-Encoding: chunked")
+                       + b"7\r\ncontent\r\n0\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 411 ") and out.count(b"HTTP/1.1 ") == 1
+    out = raw_exchange(mds, post_head(TOKEN, "/pod/hmac/sign", "Content-Length: -5"))
+    assert out.startswith(b"HTTP/1.1 400 ")
+
+
+def test_registration_refuses_a_huge_manifest(mds):
+    other, tok = str(uuidlib.uuid4()), os.urandom(16).hex()
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(10)
+        s.connect(os.environ["RKTFAST_MDS_SOCKET"])
+        # the answer comes from the headers alone: the 4 MiB are never read
+        s.sendall(f"PUT /pods/{other}?token={tok} HTTP/1.1\r\nHost: mds\r\n"
+                  f"Content-Length: {4 << 20}\r\n\r\n".encode() + b"{" * 1024)
+        out = s.recv(65536)
+    assert out.startswith(b"HTTP/1.1 413 ")
+    assert get(mds, "/pod/uuid", token=tok)[0] == 401  # not registered

@@ -121,3 +121,39 @@ def test_port_forward_reaches_pod_from_localhost(pod):
     podnet.teardown(pod["pod"], pod["uuid"], pod["rootfs"], pod["local"])
     assert f"RKT-PFWD-DNAT-{pod['uuid'][:8]}" not in subprocess.run(
         ["iptables-save", "-t", "nat"], capture_output=True, text=True).stdout
+
+
+def test_port_forward_teardown_of_half_made_or_absent_rules():
+    from rktfast.net import portfwd
+
+    uuid = str(uuidlib.uuid4())
+    portfwd.teardown(uuid)  # nothing was ever made: a no-op
+    # a crash between the two chain deletions leaves the SNAT chain alone: still removed
+    snat = f"RKT-PFWD-SNAT-{uuid[:8]}"
+    subprocess.run(["iptables", "-w", "-t", "nat", "-N", snat], check=True)
+    subprocess.run(["iptables", "-w", "-t", "nat", "-A", snat, "-p", "tcp", "-s", "127.0.0.1",
+                    "-d", "172.16.28.250", "--dport", "1", "-j", "MASQUERADE"], check=True)
+    try:
+        portfwd.teardown(uuid)
+        assert uuid[:8] not in subprocess.run(["iptables-save", "-t", "nat"],
+                                              capture_output=True, text=True).stdout
+    finally:
+        subprocess.run(["iptables", "-w", "-t", "nat", "-F", snat], capture_output=True)
+        subprocess.run(["iptables", "-w", "-t", "nat", "-X", snat], capture_output=True)
+
+
+def test_failed_setup_keeps_the_add_error_and_undoes_the_rest(pod):
+    os.makedirs(os.path.join(pod["local"], "net.d"))
+    with open(os.path.join(pod["local"], "net.d", "10-noipam.conf"), "w") as f:
+        json.dump({"cniVersion": "0.3.1", "name": "rkttest-noipam", "type": "ptp"}, f)
+    nets = load_networks([NetRequest("default"), NetRequest("rkttest-noipam")], pod["rootfs"],
+                         pod["local"])
+    with pytest.raises(RktError) as e:
+        podnet.setup(pod["pod"], pod["uuid"], nets, pod["rootfs"], pod["local"], pod["data"])
+    assert "ptp ADD failed" in str(e.value.chain()[-1])  # not the DEL that followed
+    assert not os.path.exists(podnet.netns_path(pod["pod"]))
+    assert not os.path.exists(os.path.join(pod["pod"], "net-info.json"))
+    leases = "/var/lib/cni/networks/default"
+    for name in os.listdir(leases):
+        with open(os.path.join(leases, name)) as f:
+            assert pod["uuid"] not in f.read()

@@ -25,7 +25,7 @@ import uuid as uuidlib
 
 import pytest
 from conftest import rkt_command
-from test_run_net import host_state
+from test_net_named import gc_and_check
 
 from rktfast.appc.aci_builder import build_aci_from_dir, image_manifest
 
@@ -231,12 +231,8 @@ def web_aci(tmp_path_factory, busybox_aci) -> str:
 
 @pytest.fixture
 def clean_host(rkt):
-    before = host_state()
     yield
-    rkt("gc", "--grace-period=0s")
-    rkt("gc", "--grace-period=0s")
-    assert host_state() == before
-    assert not os.listdir(os.path.join(rkt.data, "pods", "run"))
+    gc_and_check(rkt)  # no lease, rule, route or netns mount of these pods left
 
 
 class Task:
@@ -550,3 +546,27 @@ def test_trust_discovery_then_signed_prepare(rkt, web_aci, driver, tmp_path, cle
         key.close()
     r = rkt(*run_prepared_argv(uuid, insecure=None), timeout=120)
     assert r.returncode == 0, r.stderr
+
+
+def test_sigint_is_an_orderly_stop_too(rkt, web_aci, tmp_path, clean_host):
+    """Nomad's default kill_signal is SIGINT: the same orderly stop as SIGTERM."""
+    task = Task(str(tmp_path))
+    uuid = prepare(rkt, prepare_argv(task, web_aci, args=[
+        "-c", "trap 'echo got-stop; exit 0' TERM INT; touch /alloc/up; "
+              "while true; do sleep 1 & wait $!; done"]))
+    proc = subprocess.Popen(rkt.argv(*run_prepared_argv(uuid)), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not os.path.exists(os.path.join(task.dirs["alloc"], "up")):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.1)
+        os.kill(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert "got-stop" in out, err
+    assert proc.returncode >= 0
+    assert f"app-web={proc.returncode}" in rkt.ok("status", uuid).stdout

@@ -26,7 +26,7 @@ def find_plugin(name: str, dirs: list[str]) -> str:
         p = os.path.join(d, name)
         if os.path.isfile(p) and os.access(p, os.X_OK):
             return p
-    raise RktError(f"could not find CNI plugin {name!r} in {':'.join(dirs)}")
+    raise RktError(f'could not find CNI plugin "{name}" in {":".join(dirs)}')
 
 
 @dataclass
@@ -58,8 +58,10 @@ def invoke(command: str, plugin_path: str, conf: dict, *, container_id: str, net
             detail = json.loads(detail).get("msg", detail)
         except (ValueError, AttributeError):
             pass
-        raise RktError(f"CNI plugin {os.path.basename(plugin_path)} {command} on {ifname} "
-                       f"failed", RktError(detail or f"exit status {proc.returncode}"))
+        # One message with its context: without --debug only the innermost error is shown.
+        raise RktError(f'network "{conf.get("name", "")}" ({ifname}): CNI plugin '
+                       f"{os.path.basename(plugin_path)} {command} failed: "
+                       f"{detail or f'exit status {proc.returncode}'}")
     if command != "ADD" or not proc.stdout.strip():
         return {}
     try:

@@ -78,9 +78,9 @@ def _read_dir(directory: str) -> list[tuple[str, dict]]:
             with open(path, "rb") as f:
                 conf = json.loads(f.read(1 << 20))
         except (OSError, ValueError) as e:
-            raise RktError(f"error loading network config {path!r}", e) from e
+            raise RktError(f'error loading network config "{path}": {e}') from e
         if not isinstance(conf, dict) or not conf.get("name") or not conf.get("type"):
-            raise RktError(f"network config {path!r} needs a name and a type")
+            raise RktError(f'network config "{path}" needs a name and a type')
         out.append((path, conf))
     return out
 

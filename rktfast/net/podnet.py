@@ -16,28 +16,71 @@ from rktfast.errors import RktError
 from rktfast.net import cni, portfwd
 from rktfast.net.netconf import Network
 
-LOOPBACK = {"cniVersion": "0.1.0", "name": "lo", "type": "loopback"}
-
 
 def netns_path(pod_dir: str) -> str:
     return os.path.join(pod_dir, "netns")
 
 
+CLONE_NEWNET = 0x40000000
+MS_BIND = 0x1000
+MNT_DETACH = 0x2
+SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+
+
+def _libc():
+    import ctypes
+
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _netns_thread(path: str, result: list) -> None:
+    """In a thread of its own (namespaces are per thread): a new network namespace, bind-
+    mounted at ``path``, with its loopback up. What ``unshare --net=path`` and the CNI
+    loopback plugin did, without two execs."""
+    import ctypes
+    import fcntl
+    import socket
+    import struct
+    import threading
+
+    try:
+        libc = _libc()
+        if libc.unshare(CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET)")
+        src = f"/proc/self/task/{threading.get_native_id()}/ns/net".encode()
+        if libc.mount(src, path.encode(), None, MS_BIND, None) != 0:
+            raise OSError(ctypes.get_errno(), f"bind mount of the netns on {path}")
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:  # in the new netns
+            req = struct.pack("16sH22x", b"lo", 0)
+            flags = struct.unpack("16sH22x", fcntl.ioctl(s, SIOCGIFFLAGS, req))[1]
+            fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH22x", b"lo", flags | IFF_UP))
+    except BaseException as e:  # reported by the caller
+        result.append(e)
+
+
 def create_netns(pod_dir: str) -> str:
+    import threading
+
     path = netns_path(pod_dir)
     open(path, "w").close()
-    proc = subprocess.run(["unshare", f"--net={path}", "true"], capture_output=True, text=True)
-    if proc.returncode != 0:
-        os.unlink(path)
-        raise RktError("cannot create the pod's network namespace",
-                       RktError(proc.stderr.strip()))
+    result: list = []
+    t = threading.Thread(target=_netns_thread, args=(path, result))
+    t.start()
+    t.join()
+    if result:
+        remove_netns(pod_dir)
+        raise RktError("cannot create the pod's network namespace", RktError(str(result[0])))
     return path
 
 
 def remove_netns(pod_dir: str) -> None:
     path = netns_path(pod_dir)
     if os.path.exists(path):
-        subprocess.run(["umount", "-l", path], capture_output=True)
+        try:
+            if _libc().umount2(path.encode(), MNT_DETACH) != 0:
+                raise OSError
+        except (OSError, AttributeError):
+            subprocess.run(["umount", "-l", path], capture_output=True)
         try:
             os.unlink(path)
         except OSError:
@@ -53,8 +96,6 @@ def setup(pod_dir: str, uuid: str, networks: list[Network], stage1_rootfs: str,
     conf_dir = os.path.join(pod_dir, "net")
     os.makedirs(conf_dir, mode=0o700, exist_ok=True)
     try:
-        cni.invoke("ADD", cni.find_plugin("loopback", dirs), LOOPBACK, container_id=uuid,
-                   netns=netns, ifname="lo", args="", dirs=dirs)
         for i, net in enumerate(networks):
             conf = dict(net.conf)
             conf.setdefault("cniVersion", "0.1.0")
@@ -76,9 +117,26 @@ def setup(pod_dir: str, uuid: str, networks: list[Network], stage1_rootfs: str,
                         ipMasq=bool(conf.get("ipMasq")))
             _write_net_info(pod_dir, infos)
     except BaseException:
-        teardown(pod_dir, uuid, stage1_rootfs, local_config)
+        undo(pod_dir, uuid, stage1_rootfs, local_config)
         raise
     return infos
+
+
+def undo(pod_dir: str, uuid: str, stage1_rootfs: str, local_config: str) -> None:
+    """Tear down a half-made pod network after a failed setup, keeping the setup error.
+
+    The DEL of the network whose ADD failed may fail too (the plugin cleaned up after itself
+    or never got that far): that is no reason to keep it. Networks that did get an address
+    and could not be deleted stay in net-info.json for gc to try again."""
+    failed = _delete_all(pod_dir, uuid, stage1_rootfs, local_config)
+    keep = [info for info, _ in failed if info.get("ip")]
+    if keep:
+        _write_net_info(pod_dir, keep)
+    else:
+        try:
+            os.unlink(os.path.join(pod_dir, "net-info.json"))
+        except OSError:
+            pass
 
 
 def forward_ports(uuid: str, infos: list[dict], forwards: list[portfwd.Forward]) -> None:
@@ -102,6 +160,15 @@ def read_net_info(pod_dir: str) -> list[dict]:
 
 def teardown(pod_dir: str, uuid: str, stage1_rootfs: str, local_config: str) -> None:
     """CNI DEL in reverse order, remove port forwards and the netns. Idempotent."""
+    failed = _delete_all(pod_dir, uuid, stage1_rootfs, local_config)
+    if failed:
+        raise RktError("error tearing down the pod network", failed[0][1])
+
+
+def _delete_all(pod_dir: str, uuid: str, stage1_rootfs: str,
+                local_config: str) -> list[tuple[dict, Exception]]:
+    """Port forwards, CNI DEL of every network (reverse order), the netns; returns the
+    networks whose DEL failed, with the error."""
     portfwd.teardown(uuid)
     netns = netns_path(pod_dir)
     dirs = cni.plugin_dirs(stage1_rootfs, local_config)
@@ -115,10 +182,9 @@ def teardown(pod_dir: str, uuid: str, stage1_rootfs: str, local_config: str) -> 
                        netns=netns if os.path.exists(netns) else "", ifname=info["ifName"],
                        args=info.get("args", ""), dirs=dirs)
         except (RktError, OSError, ValueError, KeyError) as e:
-            errors.append(e)
+            errors.append((info, e))
     remove_netns(pod_dir)
-    if errors:
-        raise RktError("error tearing down the pod network", errors[0])
+    return errors
 
 
 def _write_net_info(pod_dir: str, infos: list[dict]) -> None:
@@ -166,7 +232,7 @@ def setup_for_pod(pod_dir: str, uuid: str, net_flag: str, pod_manifest: dict,
         try:
             forward_ports(uuid, infos, forwards)
         except BaseException:
-            teardown(pod_dir, uuid, stage1_rootfs, local_config)
+            undo(pod_dir, uuid, stage1_rootfs, local_config)
             raise
     except RktError as e:
         raise RktError("failed to setup network", e, prefix="stage1") from e
