@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
 
 from rktfast.errors import RktError
 
 
-@dataclass
 class Config:
-    paths: dict[str, str] = field(default_factory=dict)
-    stage1: dict[str, str] = field(default_factory=dict)
-    # domain -> ("basic"|"oauth"|"aws", credentials dict)
-    auth: dict[str, tuple[str, dict]] = field(default_factory=dict)
-    # registry host -> credentials dict {"user","password"}
-    docker_auth: dict[str, dict] = field(default_factory=dict)
+    """The merged configuration of every layer."""
+
+    def __init__(self) -> None:
+        self.paths: dict[str, str] = {}
+        self.stage1: dict[str, str] = {}
+        # domain -> ("basic"|"oauth"|"aws", credentials dict)
+        self.auth: dict[str, tuple[str, dict]] = {}
+        # registry host -> credentials dict {"user","password"}
+        self.docker_auth: dict[str, dict] = {}
 
 
 def layers(g) -> list[str]:

@@ -13,7 +13,6 @@ from typing import Any, ClassVar
 
 from rktfast.appc import decode
 from rktfast.appc.isolators import Isolator, decode_isolator, validate_app_isolators
-from rktfast.appc.record import Record
 from rktfast.appc.types import (
     Label,
     canonical_semver,
@@ -26,6 +25,7 @@ from rktfast.appc.types import (
 from rktfast.errors import ImageError
 from rktfast.output.gojson import GoMap, JSONSyntaxError, dumps, loads
 from rktfast.output.goquote import go_quote
+from rktfast.record import Record
 
 IMAGE_MANIFEST_KIND = "ImageManifest"
 

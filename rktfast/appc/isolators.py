@@ -19,9 +19,9 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from rktfast.appc import decode
-from rktfast.appc.record import Record
 from rktfast.appc.types import check_ac_identifier, go_atoi
 from rktfast.output.goquote import go_quote
+from rktfast.record import Record
 from rktfast.units import QUANTITY_FORMAT_ERROR, Quantity, parse_quantity
 
 RESOURCE_CPU = "resource/cpu"

@@ -27,7 +27,6 @@ from rktfast.appc.image_manifest import (
 )
 from rktfast.appc.isolators import Isolator, decode_isolator
 from rktfast.appc.querystring import make_query_string, parse_query, single_values
-from rktfast.appc.record import Record
 from rktfast.appc.types import (
     Label,
     check_ac_identifier,
@@ -39,6 +38,7 @@ from rktfast.appc.types import (
 from rktfast.errors import PodError, UsageError
 from rktfast.output.gojson import GoMap, JSONSyntaxError, dumps, loads
 from rktfast.output.goquote import go_quote
+from rktfast.record import Record
 
 POD_MANIFEST_KIND = "PodManifest"
 EMPTY_VOLUME_DEFAULT_MODE = "0755"

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
 
 from rktfast.appc.querystring import make_query_string, parse_query, single_values
-from rktfast.appc.record import Record
 from rktfast.errors import ImageError
 from rktfast.output.goquote import go_list, go_quote
+from rktfast.record import Record
 
+TYPE_CHECKING = False  # typing is not imported at run time
 if TYPE_CHECKING:
     from rktfast.appc.image_manifest import ImageManifest
 

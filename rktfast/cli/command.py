@@ -9,77 +9,71 @@ for failures, which the dispatcher prints as ``<cmd>: <message>`` and turns into
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, TextIO
+
+from rktfast.record import Record
+
+TYPE_CHECKING = False  # no typing/dataclasses at run time: this module starts every command
+if TYPE_CHECKING:
+    from typing import Any, TextIO
 
 
-@dataclass
-class Flag:
+class Flag(Record):
     """One long flag. ``kind`` is bool, str, int, "list" (repeatable) or "csv" (repeatable, comma split).
 
     ``implicit`` is the value a non-bool flag takes when given bare (``--net`` means
-    ``--net=default``); such a flag never consumes the next word.
+    ``--net=default``); such a flag never consumes the next word. ``per_app`` flags of
+    run/prepare bind to the preceding image.
     """
 
-    name: str
-    kind: Any = str
-    default: Any = None
-    help: str = ""
-    implicit: str | None = None
-    hidden: bool = False
-    aliases: tuple[str, ...] = ()
-    per_app: bool = False  # run/prepare: binds to the preceding image
+    __slots__ = ("name", "kind", "default", "help", "implicit", "hidden", "aliases", "per_app")
+    _defaults = {"kind": str, "default": None, "help": "", "implicit": None, "hidden": False,
+                 "aliases": (), "per_app": False}
 
 
-@dataclass
-class Command:
-    name: str
-    summary: str
-    usage: str
-    run: Callable[[Context], int | None] | None = None
-    flags: list[Flag] = field(default_factory=list)
-    needs_root: bool = False
-    # run, prepare, fetch, enter, app add/exec: flags end at the first positional.
-    interspersed: bool = True
-    # Accept app arguments after "--" (split out into ctx.app_args).
-    takes_dashdash: bool = False
-    aliases: tuple[str, ...] = ()
-    subcommands: list[Command] = field(default_factory=list)
-    hidden: bool = False
-    description: str = ""
-    # run/prepare parse their own per-image grammar from ctx.argv_rest.
-    raw_args: bool = False
+class Command(Record):
+    """A command: its flags, usage, and the ``run(ctx)`` that does the work.
+
+    ``interspersed`` False (run, prepare, fetch, enter): flags end at the first positional.
+    ``takes_dashdash``: app arguments after ``--`` go to ``ctx.app_args``.
+    """
+
+    __slots__ = ("name", "summary", "usage", "run", "flags", "needs_root", "interspersed",
+                 "takes_dashdash", "aliases", "subcommands", "hidden", "description",
+                 "raw_args")
+    _defaults = {"run": None, "flags": list, "needs_root": False, "interspersed": True,
+                 "takes_dashdash": False, "aliases": (), "subcommands": list, "hidden": False,
+                 "description": "", "raw_args": False}
 
 
-@dataclass
-class GlobalOptions:
-    debug: bool = False
-    dir: str = "/var/lib/rkt"
-    local_config: str = "/etc/rkt"
-    system_config: str = "/usr/lib/rkt"
-    user_config: str = ""
-    insecure_options: frozenset[str] = frozenset()
-    trust_keys_from_https: bool = False
+class GlobalOptions(Record):
+    __slots__ = ("debug", "dir", "local_config", "system_config", "user_config",
+                 "insecure_options", "trust_keys_from_https", "legacy_skip_verify")
+    _defaults = {"debug": False, "dir": "/var/lib/rkt", "local_config": "/etc/rkt",
+                 "system_config": "/usr/lib/rkt", "user_config": "",
+                 "insecure_options": frozenset(), "trust_keys_from_https": False,
+                 "legacy_skip_verify": False}
 
     def insecure(self, what: str) -> bool:
         """True when --insecure-options allows ``what`` (image, tls, http, pubkey, …)."""
         return what in self.insecure_options
 
 
-@dataclass
 class Context:
     """What a command's run() gets: parsed flags, positionals, globals and the streams."""
 
-    command: Command
-    globals: GlobalOptions
-    flags: dict[str, Any]
-    args: list[str]
-    app_args: list[str] | None = None
-    argv_rest: list[str] = field(default_factory=list)
-    set_flags: set[str] = field(default_factory=set)
-    stdout: TextIO = field(default_factory=lambda: sys.stdout)
-    stderr: TextIO = field(default_factory=lambda: sys.stderr)
+    def __init__(self, command: Command, globals: GlobalOptions, flags: dict[str, Any],
+                 args: list[str], app_args: list[str] | None = None,
+                 argv_rest: list[str] | None = None, set_flags: set[str] | None = None,
+                 stdout: TextIO | None = None, stderr: TextIO | None = None):
+        self.command = command
+        self.globals = globals
+        self.flags = flags
+        self.args = args
+        self.app_args = app_args
+        self.argv_rest = argv_rest if argv_rest is not None else []
+        self.set_flags = set_flags if set_flags is not None else set()
+        self.stdout = stdout or sys.stdout
+        self.stderr = stderr or sys.stderr
 
     @property
     def prefix(self) -> str:

@@ -9,10 +9,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rktfast.cli.command import Flag
 from rktfast.errors import UsageError
+
+TYPE_CHECKING = False  # typing is not imported at run time
+if TYPE_CHECKING:
+    from typing import Any
 
 _TRUE = {"1", "t", "T", "true", "TRUE", "True"}
 _FALSE = {"0", "f", "F", "false", "FALSE", "False"}

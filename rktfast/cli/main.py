@@ -134,7 +134,7 @@ def make_globals(fs: FlagSet) -> GlobalOptions:
                       trust_keys_from_https=v["trust-keys-from-https"])
     if v["insecure-skip-verify"]:
         opts |= {"image", "tls"}
-        g.legacy_skip_verify = True  # type: ignore[attr-defined]
+        g.legacy_skip_verify = True
     g.insecure_options = frozenset(opts)
     for flag, attr in (("dir", "dir"), ("local-config", "local_config"),
                        ("system-config", "system_config")):

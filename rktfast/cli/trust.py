@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from urllib.parse import urlsplit
 
@@ -28,7 +27,8 @@ def run(ctx: Context) -> int:
         from rktfast.cli import help as help_
 
         # cobra's cmd.Usage(): usage and flags, without the long description.
-        help_.print_usage(dataclasses.replace(ctx.command, description=""), ctx.stderr)
+        c = ctx.command
+        help_.print_usage(Command(c.name, c.summary, c.usage, flags=c.flags), ctx.stderr)
         return 254
     if prefix and root:
         raise RktError("--root and --prefix usage mutually exclusive")

@@ -17,7 +17,10 @@ import json
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+
+TYPE_CHECKING = False  # typing is not imported at run time
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "GoMap", "JSONSyntaxError", "JsonNumber", "JsonObject", "RawJSON", "compact", "dumps",

@@ -8,9 +8,9 @@ wrote is what we write, so an upstream stage1 reads it unchanged.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 
 from rktfast.errors import PodError
+from rktfast.record import Record
 
 RKT_VERSION = "1.30.0"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -30,26 +30,20 @@ _SUB_FIELDS = {
 }
 
 
-@dataclass
-class AppRequest:
+class AppRequest(Record):
     """One app of the command line: its image key and the per-app flags that followed it."""
 
-    image: str
-    key: str = ""
-    flags: dict = field(default_factory=dict)
-    args: list[str] | None = None
+    __slots__ = ("image", "key", "flags", "args")
+    _defaults = {"key": "", "flags": dict, "args": None}
 
 
-@dataclass
-class PodRequest:
-    apps: list[AppRequest]
-    volumes: list[dict] = field(default_factory=list)
-    mounts: list[dict] = field(default_factory=list)  # before any image: every app
-    ports: list[dict] = field(default_factory=list)
-    inherit_env: bool = False
-    env_from_files: list[tuple[str, str]] = field(default_factory=list)
-    explicit_env: list[tuple[str, str]] = field(default_factory=list)
-    mutable: bool = False
+class PodRequest(Record):
+    """The pod the command line asks for; ``mounts`` given before any image apply to all."""
+
+    __slots__ = ("apps", "volumes", "mounts", "ports", "inherit_env", "env_from_files",
+                 "explicit_env", "mutable")
+    _defaults = {"volumes": list, "mounts": list, "ports": list, "inherit_env": False,
+                 "env_from_files": list, "explicit_env": list, "mutable": False}
 
 
 def _norm_obj(obj, fields) -> dict:

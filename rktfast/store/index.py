@@ -12,6 +12,7 @@ import sqlite3
 import time
 
 from rktfast.errors import StoreError
+from rktfast.record import Record
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS aciinfo (
@@ -52,44 +53,13 @@ CREATE INDEX IF NOT EXISTS layers_diffid ON layers(diffid);
 LAYERS_VERSION = 2
 
 
-class _Row:
-    """A plain record with the named fields, given by position or keyword (what a dataclass
-    gives, without the millisecond a dataclass costs to define on every ``rkt run``)."""
-
-    _fields: tuple[str, ...] = ()
-
-    def __init__(self, *args, **kw):
-        fields = self._fields
-        if len(args) > len(fields):
-            raise TypeError(f"{type(self).__name__} takes {len(fields)} fields")
-        for name, value in zip(fields, args, strict=False):
-            setattr(self, name, value)
-        for name in fields[len(args):]:
-            if name not in kw:
-                raise TypeError(f"{type(self).__name__}: missing field {name!r}")
-            setattr(self, name, kw.pop(name))
-        if kw:
-            raise TypeError(f"{type(self).__name__}: unexpected fields {sorted(kw)}")
-
-    def __eq__(self, other):
-        if type(other) is not type(self):
-            return NotImplemented
-        return all(getattr(self, f) == getattr(other, f) for f in self._fields)
-
-    __hash__ = None  # mutable, like a dataclass with eq
-
-    def __repr__(self) -> str:
-        inner = ", ".join(f"{f}={getattr(self, f)!r}" for f in self._fields)
-        return f"{type(self).__name__}({inner})"
-
-
-class ImageInfo(_Row):
+class ImageInfo(Record):
     # import_time and last_used: ns since the epoch
-    _fields = ("key", "name", "import_time", "last_used", "latest", "size", "tree_size")
+    __slots__ = ("key", "name", "import_time", "last_used", "latest", "size", "tree_size")
 
 
-class RemoteInfo(_Row):
-    _fields = ("aci_url", "sig_url", "etag", "key", "cache_max_age", "download_time")
+class RemoteInfo(Record):
+    __slots__ = ("aci_url", "sig_url", "etag", "key", "cache_max_age", "download_time")
 
 
 def now_ns() -> int:
@@ -192,10 +162,10 @@ class Index:
                              info.cache_max_age, info.download_time))
 
 
-class LayerInfo(_Row):
+class LayerInfo(Record):
     """A cached Docker/OCI layer (see LAYERS_SCHEMA)."""
 
-    _fields = ("digest", "diff_id", "size", "compressed_size", "import_time", "last_used")
+    __slots__ = ("digest", "diff_id", "size", "compressed_size", "import_time", "last_used")
 
 
 def _layer_rows(db: sqlite3.Connection, sql: str, args: tuple = ()) -> list[LayerInfo]:

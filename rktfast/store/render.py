@@ -8,11 +8,11 @@ C -> [D] the order is B, D, C, A. The top image's ``pathWhitelist`` filters the 
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 from rktfast.errors import StoreError
 from rktfast.store.treestore import tree_id
 
+TYPE_CHECKING = False  # typing is not imported at run time
 if TYPE_CHECKING:
     from rktfast.store.imagestore import ImageStore
     from rktfast.store.treestore import TreeStore

@@ -9,7 +9,9 @@ keyword), ``__eq__`` and ``__repr__`` like a dataclass.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+TYPE_CHECKING = False  # typing costs ~5-20 ms to import; annotations are strings anyway
+if TYPE_CHECKING:
+    from typing import Any, ClassVar
 
 
 class Record:
