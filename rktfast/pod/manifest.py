@@ -26,8 +26,12 @@ _SUB_FIELDS = {
     "isolators": (("name", False), ("value", False)),
     "mountPoints": (("name", False), ("path", False), ("readOnly", True)),
     "ports": (("name", False), ("protocol", False), ("port", False), ("count", False),
-              ("socketActivated", True)),
+              ("socketActivated", False)),
 }
+# What Go writes for an absent field that has no omitempty: its zero value (appc's Port
+# decoder makes a zero count 1). Slices, maps and raw JSON stay null.
+_ZERO = {"user": "", "group": "", "name": "", "protocol": "", "port": 0, "count": 1,
+         "socketActivated": False}
 
 
 class AppRequest(Record):
@@ -64,8 +68,10 @@ def _norm_obj(obj, fields) -> dict:
         v = by_key.get(name.lower())
         if v is None and name.lower() not in by_key:
             if not omitempty:
-                out[name] = None
+                out[name] = _ZERO.get(name)
             continue
+        if name == "count" and v == 0:
+            v = 1
         if omitempty and (v is None or v == "" or v == [] or v is False
                           or (hasattr(v, "__len__") and not isinstance(v, str) and len(v) == 0)):
             continue
