@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job: build the example busybox image, fetch it into a store, list it (and run it).
+# The main job: build the example busybox image, fetch it, run a real pod from it, list it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PREFIX=${RKTFAST_PREFIX:-/opt/rktfast}
@@ -10,3 +10,7 @@ RKT=(rkt --dir="$WORK/data" --local-config="$WORK/etc")
 set -x
 "${RKT[@]}" --insecure-options=image fetch "$WORK/busybox.aci"
 "${RKT[@]}" image list
+"${RKT[@]}" run --net=none example.com/busybox --exec /bin/sh -- \
+    -c 'echo "hello from pod $(hostname), pid $$, user $(id -u)"; exit 3' || echo "pod exited $?"
+"${RKT[@]}" list
+"${RKT[@]}" gc --grace-period=0s >/dev/null

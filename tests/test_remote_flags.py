@@ -9,7 +9,6 @@ that wiring is in place.
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import stat
@@ -44,25 +43,6 @@ except ImportError:
 pytestmark = [pytest.mark.root]
 
 
-def _fetch_wired() -> bool:
-    from rktfast.cli import common
-
-    return "globals=" in inspect.getsource(common.make_finder)
-
-
-def _trust_wired() -> bool:
-    from rktfast.cli import trust as trust_cli
-
-    return "discover_pubkeys" in inspect.getsource(trust_cli)
-
-
-needs_fetch_wiring = pytest.mark.skipif(
-    not _fetch_wired(), reason="make_finder does not pass FetchOptions.globals yet")
-needs_trust_wiring = pytest.mark.skipif(
-    not _trust_wired(), reason="rkt trust does not use discovery.discover_pubkeys yet")
-
-
-@needs_fetch_wiring
 def test_discovery_falls_back_to_http_only_when_allowed(net, rkt, key, tmp_path):
     aci = make_aci(tmp_path / "h.aci", "example.com/app", "1.0")
     data, sig = signed(key, aci)
@@ -82,7 +62,6 @@ def test_discovery_falls_back_to_http_only_when_allowed(net, rkt, key, tmp_path)
     assert ("example.com", "http") in schemes and ("images.example.com", "http") in schemes
 
 
-@needs_fetch_wiring
 def test_insecure_tls_accepts_an_unknown_certificate(net, rkt, key, tmp_path):
     serve_app(net, key, tmp_path)
     trust(net, rkt, key, "example.com/app")
@@ -99,7 +78,6 @@ def test_insecure_tls_accepts_an_unknown_certificate(net, rkt, key, tmp_path):
     assert "image: signature verified:" in r.stderr
 
 
-@needs_fetch_wiring
 def test_auth_headers_go_only_to_their_domain(net, rkt, key, tmp_path):
     data, sig = serve_app(net, key, tmp_path, pubkeys=False)
     base = "/example.com/app-1.0-linux-amd64"
@@ -139,7 +117,6 @@ def test_auth_headers_go_only_to_their_domain(net, rkt, key, tmp_path):
     assert "keys.example.org" not in by_host
 
 
-@needs_fetch_wiring
 def test_fetch_trusts_discovered_keys_from_https(net, rkt, key, tmp_path):
     serve_app(net, key, tmp_path)
     r = net.rkt(rkt, "--trust-keys-from-https", "fetch", "example.com/app:1.0")
@@ -158,7 +135,6 @@ def test_fetch_trusts_discovered_keys_from_https(net, rkt, key, tmp_path):
     assert 'keys already exist for prefix "example.com/app", not fetching again' in r.stderr
 
 
-@needs_fetch_wiring
 @pytest.mark.parametrize("answer", ["yes", "no"])
 def test_fetch_asks_to_review_a_discovered_key(net, rkt, key, tmp_path, answer):
     serve_app(net, key, tmp_path)
@@ -177,7 +153,6 @@ def test_fetch_asks_to_review_a_discovered_key(net, rkt, key, tmp_path, answer):
         assert_nothing_stored(net, rkt)
 
 
-@needs_fetch_wiring
 def test_discovered_key_that_is_not_a_key(net, rkt, key, tmp_path):
     serve_app(net, key, tmp_path)
     net.site.file("keys.example.org", "/pubkeys.gpg", b"<html>moved</html>\n")
@@ -189,7 +164,6 @@ def test_discovered_key_that_is_not_a_key(net, rkt, key, tmp_path):
     assert_nothing_stored(net, rkt)
 
 
-@needs_trust_wiring
 def test_trust_prefix_discovers_the_key(net, rkt, key, tmp_path):
     serve_app(net, key, tmp_path, "example.com/team/app", discovery_at="example.com/team")
     r = net.rkt(rkt, "trust", "--prefix=example.com/team/app", "--skip-fingerprint-review")
@@ -198,7 +172,6 @@ def test_trust_prefix_discovers_the_key(net, rkt, key, tmp_path):
            f'prefix.d/example.com/team/app/{key.fingerprint}"' in r.stdout
 
 
-@needs_trust_wiring
 def test_trust_prefix_without_keys_on_the_page(net, rkt):
     net.site.discovery("example.com/app", [
         ("ac-discovery", "example.com", "https://images.example.com/{name}.{ext}")])
@@ -208,7 +181,6 @@ def test_trust_prefix_without_keys_on_the_page(net, rkt):
         in r.stderr
 
 
-@needs_trust_wiring
 def test_trust_prefix_http_key_needs_insecure_allow_http(net, rkt, key, tmp_path):
     serve_app(net, key, tmp_path)
     net.site.discovery("example.com/app", [

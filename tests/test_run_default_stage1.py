@@ -16,7 +16,10 @@ pytestmark = pytest.mark.usefixtures("as_root")
 
 
 def built_stage1() -> str | None:
-    for p in (os.path.join(REPO, "rktfast", "stage1_images", "stage1-coreos.aci"),
+    import rktfast
+
+    installed = os.path.join(os.path.dirname(rktfast.__file__), "stage1_images")
+    for p in (os.path.join(installed, "stage1-coreos.aci"),
               os.path.join(REPO, "stage1", "out", "stage1-coreos.aci")):
         if os.path.isfile(p):
             return p

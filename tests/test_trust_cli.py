@@ -298,15 +298,7 @@ def cli_env() -> dict:
     return dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
 
 
-@pytest.fixture
-def need_main():
-    try:
-        import rktfast.cli.main  # noqa: F401
-    except ImportError as e:
-        pytest.skip(f"dispatcher not importable yet: {e}")
-
-
-def test_cli_trust_prefix_skip_review(need_main, config, tmp_path, key):
+def test_cli_trust_prefix_skip_review(config, tmp_path, key):
     proc = subprocess.run(cli(config, tmp_path, "trust", "--prefix", "example.com/app",
                               "--skip-fingerprint-review", key.public_path),
                           capture_output=True, text=True, env=cli_env(), cwd=tmp_path,
@@ -317,7 +309,7 @@ def test_cli_trust_prefix_skip_review(need_main, config, tmp_path, key):
     assert proc.stderr == f'pubkey: prefix: "example.com/app"\nkey: "{key.public_path}"\n'
 
 
-def test_cli_legacy_spelling(need_main, config, tmp_path, key):
+def test_cli_legacy_spelling(config, tmp_path, key):
     proc = subprocess.run(cli(config, tmp_path, "-insecure-skip-verify", "trust",
                               "-prefix=coreos.com/etcd", key.public_path),
                           capture_output=True, text=True, env=cli_env(), cwd=tmp_path,
@@ -326,7 +318,7 @@ def test_cli_legacy_spelling(need_main, config, tmp_path, key):
     assert "without fingerprint review." in proc.stdout
 
 
-def test_cli_no_tty(need_main, config, tmp_path, key):
+def test_cli_no_tty(config, tmp_path, key):
     proc = subprocess.run(cli(config, tmp_path, "trust", "--prefix=example.com", key.public_path),
                           capture_output=True, text=True, env=cli_env(), cwd=tmp_path,
                           stdin=subprocess.DEVNULL, check=False)
@@ -335,7 +327,7 @@ def test_cli_no_tty(need_main, config, tmp_path, key):
                                 "user to review fingerprint due to lack of tty\n")
 
 
-def test_cli_errors_exit_254(need_main, config, tmp_path, key):
+def test_cli_errors_exit_254(config, tmp_path, key):
     for args, message in [
         (["trust", key.public_path], "trust: aborting due to implicit unbounded trust"),
         (["trust", "--root", "--prefix=a.com", key.public_path],
@@ -350,7 +342,7 @@ def test_cli_errors_exit_254(need_main, config, tmp_path, key):
         assert proc.stderr.startswith(message), (args, proc.stderr)
 
 
-def test_cli_dialogue_on_a_terminal(need_main, config, tmp_path, key):
+def test_cli_dialogue_on_a_terminal(config, tmp_path, key):
     master, slave = pty.openpty()
     proc = subprocess.Popen(cli(config, tmp_path, "trust", "--root", key.public_path),
                             stdin=slave, stdout=slave, stderr=slave, env=cli_env(),
