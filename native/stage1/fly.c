@@ -20,14 +20,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const struct s1_flag fly_flags[] = {
-    {"debug", false},         {"net", true},          {"interactive", false},
-    {"private-users", true},  {"mds-token", true},    {"local-config", true},
-    {"hostname", true},       {"dns-conf-mode", true}, {"disable-capabilities-restriction", false},
-    {"disable-paths", false}, {"disable-seccomp", false}, {"mutable", false},
-    {"ipc", true},            {NULL, false},
-};
-
 static int on_flag(void *ctx, const char *name, const char *value)
 {
     struct init_opts *o = ctx;
@@ -66,7 +58,7 @@ int main(int argc, char **argv)
 {
     struct init_opts o = {0};
     o.userns_fd = -1;
-    int first = parse_go_flags(argc, argv, fly_flags, on_flag, &o);
+    int first = parse_go_flags(argc, argv, s1_run_flags, on_flag, &o);
     if (first < 0)
         s1_die(S1_EXIT_FAILURE);
     if (argc - first != 1) {

@@ -33,14 +33,6 @@
 
 #define STOP_TIMEOUT_MS 10000
 
-static const struct s1_flag init_flags[] = {
-    {"debug", false},         {"net", true},          {"interactive", false},
-    {"private-users", true},  {"mds-token", true},    {"local-config", true},
-    {"hostname", true},       {"dns-conf-mode", true}, {"disable-capabilities-restriction", false},
-    {"disable-paths", false}, {"disable-seccomp", false}, {"mutable", false},
-    {"ipc", true},            {NULL, false},
-};
-
 static int on_flag(void *ctx, const char *name, const char *value)
 {
     struct init_opts *o = ctx;
@@ -553,7 +545,7 @@ static int outer_wait(pid_t child, struct console *con, int *status)
 int main(int argc, char **argv)
 {
     struct init_opts o = {0};
-    int first = parse_go_flags(argc, argv, init_flags, on_flag, &o);
+    int first = parse_go_flags(argc, argv, s1_run_flags, on_flag, &o);
     if (first < 0)
         s1_die(S1_EXIT_FAILURE);
     if (argc - first != 1) {

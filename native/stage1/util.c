@@ -272,3 +272,12 @@ int parse_go_flags(int argc, char **argv, const struct s1_flag *flags, s1_flag_c
     }
     return i;
 }
+
+/* The options stage0 passes to a stage1 `run` entrypoint (SPEC §5), for init and fly. */
+const struct s1_flag s1_run_flags[] = {
+    {"debug", false},         {"net", true},          {"interactive", false},
+    {"private-users", true},  {"mds-token", true},    {"local-config", true},
+    {"hostname", true},       {"dns-conf-mode", true}, {"disable-capabilities-restriction", false},
+    {"disable-paths", false}, {"disable-seccomp", false}, {"mutable", false},
+    {"ipc", true},            {NULL, false},
+};

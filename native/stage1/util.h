@@ -43,6 +43,7 @@ struct s1_flag {
 };
 typedef int (*s1_flag_cb)(void *ctx, const char *name, const char *value);
 int parse_go_flags(int argc, char **argv, const struct s1_flag *flags, s1_flag_cb cb, void *ctx);
+extern const struct s1_flag s1_run_flags[];
 bool parse_bool(const char *v, bool *out);
 
 #endif
