@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 
 
@@ -124,3 +125,15 @@ def idle_memory(pids: list[int]) -> tuple[int, int]:
                 if line.startswith("Pss:"):
                     pss += int(line.split()[1])
     return rss, pss
+
+
+def default_rkt() -> list[str]:
+    """The rkt under test: $RKT, else the one beside this Python, else ``python -m``."""
+    import shlex
+
+    if os.environ.get("RKT"):
+        return shlex.split(os.environ["RKT"])
+    beside = os.path.join(os.path.dirname(sys.executable), "rkt")
+    if os.path.exists(beside):
+        return [beside]
+    return [sys.executable, "-m", "rktfast"]

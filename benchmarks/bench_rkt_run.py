@@ -42,17 +42,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(REPO, "examples"))
-from _pods import idle_memory, make_bundle, timed  # noqa: E402
+from _pods import default_rkt, idle_memory, make_bundle, timed  # noqa: E402
 from _pods import peers as make_peers  # noqa: E402
-
-
-def default_rkt() -> list[str]:
-    if os.environ.get("RKT"):
-        return shlex.split(os.environ["RKT"])
-    beside = os.path.join(os.path.dirname(sys.executable), "rkt")
-    if os.path.exists(beside):
-        return [beside]
-    return [sys.executable, "-m", "rktfast"]
 
 
 def build_images(base: str, big_mb: int) -> tuple[str, str, str]:

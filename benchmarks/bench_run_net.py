@@ -35,16 +35,9 @@ import uuid as uuidlib
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, REPO)
+sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(REPO, "examples"))
-
-
-def default_rkt() -> list[str]:
-    if os.environ.get("RKT"):
-        return shlex.split(os.environ["RKT"])
-    beside = os.path.join(os.path.dirname(sys.executable), "rkt")
-    if os.path.exists(beside):
-        return [beside]
-    return [sys.executable, "-m", "rktfast"]
+from _pods import default_rkt  # noqa: E402
 
 
 def build_image(base: str) -> str:
