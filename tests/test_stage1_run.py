@@ -213,6 +213,56 @@ def test_resource_isolators_reach_the_app_cgroup(pods):
     assert_nothing_left(pod)
 
 
+def _cgroups_of(pid: int) -> dict[str, str]:
+    """/proc/PID/cgroup as {hierarchy: path}, "" for the v2 one (read from the host);
+    without cpuset, which the stage1 leaves alone (no isolator uses it)."""
+    out = {}
+    with open(f"/proc/{pid}/cgroup") as f:
+        for line in f:
+            _, ctrls, path = line.rstrip("\n").split(":", 2)
+            if ctrls != "cpuset":
+                out[ctrls] = path
+    return out
+
+
+def test_pid1_and_apps_are_in_their_cgroups_on_every_hierarchy(pods):
+    """Every process is born in, or joins by itself, its cgroup (the fast ways): still,
+    on each v1 hierarchy and on v2, PID 1 is in the pod cgroup (v2: init.scope) and each
+    app's process in system.slice/<app>.service, with no thread left behind."""
+    pod = pods.new([app("a", ["/bin/sleep", "30"]), app("b", ["/bin/sleep", "30"])])
+    pod.start()
+    try:
+        pid1 = pod.pod_pid1()
+        scope = f"machine-rkt\\x2d{pod.uuid}.scope"
+        for _ in range(100):
+            with open(f"/proc/{pid1}/task/{pid1}/children") as f:
+                apps = [int(x) for x in f.read().split()]
+            if len(apps) == 2:
+                break
+            time.sleep(0.02)
+        assert len(apps) == 2
+        hierarchies = _cgroups_of(pid1)
+        assert len(hierarchies) > 1
+        for ctrls, path in hierarchies.items():
+            want = f"{scope}/init.scope" if ctrls == "" else scope
+            assert path.endswith(want), (ctrls, path)
+        names = set()
+        for pid in apps:
+            cgs = _cgroups_of(pid)
+            assert cgs.keys() == hierarchies.keys()
+            services = {path.rsplit("/", 1)[-1] for path in cgs.values()}
+            assert len(services) == 1, cgs
+            service = services.pop()
+            for path in cgs.values():
+                assert path.endswith(f"{scope}/system.slice/{service}"), cgs
+            names.add(service)
+        assert names == {"a.service", "b.service"}
+    finally:
+        pod.stop()
+        pod.proc.communicate(timeout=20)
+    assert_nothing_left(pod)
+
+
 def test_masked_and_read_only_paths(pods):
     script = ("wc -c < /proc/kallsyms; ls /sys/firmware | wc -l; "
               "echo core > /proc/sys/kernel/core_pattern 2>/dev/null && echo w1 || echo ro1; "

@@ -172,14 +172,14 @@ static void child_setup_io(const struct app *a, const struct spawn_io *io)
     }
 }
 
-static void child_join_cgroups(const struct app *a, const struct cgroups *cg, size_t idx)
+static void child_join_cgroups(const struct app *a, const struct cgroups *cg, size_t idx, bool in_v2)
 {
     sigset_t all;
     sigemptyset(&all);
     sigprocmask(SIG_SETMASK, &all, NULL);
     for (int s = 1; s < NSIG; s++)
         signal(s, SIG_DFL);
-    if (cgroups_join_app(cg, idx) < 0)
+    if (cgroups_join_app(cg, idx, in_v2) < 0)
         child_fail(a->name);
     if (unshare(CLONE_NEWCGROUP) < 0) {
         s1_error(errno, "unshare cgroup namespace");
@@ -260,11 +260,12 @@ static void child_exec(const struct app_runtime *rt, const struct init_opts *o, 
 pid_t app_spawn(const struct app_runtime *rt, const struct init_opts *o, const struct cgroups *cg,
                 size_t idx, char **argv, bool hook, const struct spawn_io *io)
 {
-    pid_t pid = fork();
+    bool in_v2;
+    pid_t pid = cgroups_clone_into(0, cg->v2_app_fds[idx], &in_v2);
     if (pid < 0)
         return s1_error(errno, "app %s: fork", rt->app->name);
     if (pid == 0) {
-        child_join_cgroups(rt->app, cg, idx);
+        child_join_cgroups(rt->app, cg, idx, in_v2);
         child_setup_io(rt->app, io);
         child_exec(rt, o, argv, hook, NULL);
     }
@@ -291,12 +292,13 @@ static char *read_release(int fd, size_t *len)
 }
 
 pid_t app_fork_early(struct app_runtime *rt, const struct init_opts *o, const struct cgroups *cg,
-                     size_t idx, const struct spawn_io *io, const int barrier[2], int *go_fd)
+                     size_t idx, const struct spawn_io *io, int *go_fd)
 {
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0)
         return s1_error(errno, "app %s: pipe", rt->app->name);
-    pid_t pid = fork();
+    bool in_v2;
+    pid_t pid = cgroups_clone_into(0, cg->v2_app_fds[idx], &in_v2);
     if (pid < 0) {
         close(p[0]);
         close(p[1]);
@@ -308,16 +310,7 @@ pid_t app_fork_early(struct app_runtime *rt, const struct init_opts *o, const st
         return pid;
     }
     close(p[1]);
-    /* Wait until the cgroups exist and the pod's PID 1 has forked every app:
-     * a fork while a cgroup migration waits for its RCU grace period blocks. */
-    char b;
-    close(barrier[1]);
-    while (read(barrier[0], &b, 1) < 0 && errno == EINTR)
-        ;
-    close(barrier[0]);
-    if (idx == 0 && cgroups_attach_pod_pid1(cg) < 0)
-        child_fail(rt->app->name);
-    child_join_cgroups(rt->app, cg, idx);
+    child_join_cgroups(rt->app, cg, idx, in_v2);
     /* generate the filter while the pod's PID 1 still assembles the rootfs */
     struct sock_fprog prog;
     if (seccomp_build(&rt->app->iso, o->disable_seccomp, &prog) < 0)

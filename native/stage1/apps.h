@@ -18,13 +18,12 @@ struct spawn_io {
  * seccomp) executing argv.  Hooks run as root.  Returns the pid or -1. */
 pid_t app_spawn(const struct app_runtime *rt, const struct init_opts *o, const struct cgroups *cg,
                 size_t idx, char **argv, bool hook, const struct spawn_io *io);
-/* Fork an app's main process ahead of time: once `barrier` (a pipe's read
- * end) reports EOF it joins its cgroups (the first app also moves the pod's
- * PID 1 into the pod cgroup) -- a cgroup migration waits for an RCU grace
- * period, which then overlaps the rootfs setup -- and waits; app_release() hands it its identity and
- * environment and lets it exec.  Closing go_fd instead makes it exit(0). */
+/* Fork an app's main process ahead of time, born in (or joining) its cgroups: it
+ * builds its seccomp filter while the pod's PID 1 assembles the rootfs, then
+ * waits; app_release() hands it its identity and environment and lets it exec.
+ * Closing go_fd instead makes it exit(0). */
 pid_t app_fork_early(struct app_runtime *rt, const struct init_opts *o, const struct cgroups *cg,
-                     size_t idx, const struct spawn_io *io, const int barrier[2], int *go_fd);
+                     size_t idx, const struct spawn_io *io, int *go_fd);
 int app_release(const struct app_runtime *rt, int go_fd);
 int app_write_status(const char *app, int status);
 /* exit code for a wait status: code, or 128+signal */

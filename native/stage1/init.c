@@ -98,7 +98,7 @@ struct pod {
     struct app_runtime *rt;
     struct spawn_io io;
     int *go_fds;
-    int barrier[2];
+    bool in_v2; /* PID 1 was born in its v2 cgroup */
     const char *console_path;
     bool pass_stdin; /* --interactive without a usable terminal: the app reads our stdin */
     bool stopping;
@@ -296,6 +296,8 @@ static void pod_main(struct pod *p, int podfd, int ready_fd, const sigset_t *set
 
     struct pod_trees trees;
     int devnull;
+    if (cgroups_join_pod(p->cg, p->in_v2) < 0)
+        goto fail;
     /* fds opened before clone point into the parent's mount namespace, where
      * open_tree/move_mount refuse to work: reopen the pod dir (cwd) here */
     close(podfd);
@@ -350,13 +352,10 @@ static void pod_main(struct pod *p, int podfd, int ready_fd, const sigset_t *set
     p->go_fds = xcalloc(p->pm->n_apps, sizeof(int));
     for (size_t i = 0; i < p->pm->n_apps; i++) {
         p->rt[i].app = &p->pm->apps[i];
-        p->rt[i].pid = app_fork_early(&p->rt[i], p->o, p->cg, i, &p->io, p->barrier,
-                                      &p->go_fds[i]);
+        p->rt[i].pid = app_fork_early(&p->rt[i], p->o, p->cg, i, &p->io, &p->go_fds[i]);
         if (p->rt[i].pid < 0)
             goto fail;
     }
-    close(p->barrier[0]);
-    close(p->barrier[1]); /* the outer init holds the other writer until the cgroups exist */
     s1_debugf("apps forked");
     s1_debugf("volumes opened");
     if (pivot_into_stage1(podfd) < 0)
@@ -585,11 +584,6 @@ int main(int argc, char **argv)
     struct cgroups cg;
     if (cgroups_plan(&cg, o.uuid, &pm) < 0)
         s1_die(S1_EXIT_FAILURE);
-    int barrier[2];
-    if (pipe2(barrier, O_CLOEXEC) < 0) {
-        s1_error(errno, "pipe");
-        s1_die(S1_EXIT_FAILURE);
-    }
 
     struct console con, *conp = NULL;
     bool pass_stdin = false;
@@ -633,15 +627,24 @@ int main(int argc, char **argv)
     uint64_t flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | (uint64_t) netflags;
     if (!o.ipc || strcmp(o.ipc, "parent") != 0)
         flags |= CLONE_NEWIPC;
-    struct clone_args args = {.flags = flags, .exit_signal = SIGCHLD};
-    pid_t child = (pid_t) syscall(SYS_clone3, &args, sizeof args);
+    /* The cgroups come first: every process is then born in (or joins by
+     * itself) its cgroup, never moved by another -- the cheap way (cgroups.c). */
+    if (cgroups_create(&cg, &pm, podfd) < 0) {
+        fprintf(stderr, "stage1: %s\n", s1_last_error());
+        cgroups_remove_recorded(podfd);
+        _exit(S1_EXIT_FAILURE);
+    }
+    s1_debugf("cgroups ready");
+    bool in_v2;
+    pid_t child = cgroups_clone_into(flags, cg.v2_init_fd, &in_v2);
     if (child < 0) {
         s1_error(errno, "clone the pod's namespaces");
+        cgroups_remove_recorded(podfd);
         s1_die(S1_EXIT_FAILURE);
     }
     if (child == 0) {
         close(ready[0]);
-        struct pod p = {.o = &o, .pm = &pm, .cg = &cg, .barrier = {barrier[0], barrier[1]}};
+        struct pod p = {.o = &o, .pm = &pm, .cg = &cg, .in_v2 = in_v2};
         p.rt = xcalloc(pm.n_apps, sizeof *p.rt);
         p.io.console = conp ? conp->slave : -1;
         p.console_path = conp ? conp->slave_path : NULL;
@@ -653,17 +656,6 @@ int main(int argc, char **argv)
         close(conp->slave);
         conp->slave = -1;
     }
-    /* the cgroups are made while the pod's PID 1 assembles the rootfs */
-    close(barrier[0]);
-    if (cgroups_create(&cg, &pm, podfd) < 0) {
-        fprintf(stderr, "stage1: %s\n", s1_last_error());
-        kill(child, SIGKILL);
-        waitpid(child, NULL, 0);
-        cgroups_remove_recorded(podfd);
-        _exit(S1_EXIT_FAILURE);
-    }
-    close(barrier[1]);
-    s1_debugf("cgroups ready");
     char byte;
     ssize_t n;
     do
