@@ -8,9 +8,9 @@ top-level ``*.json`` files of each ``<layer>/<kind>.d/`` are read, in lexical or
 
 from __future__ import annotations
 
-import json
 import os
 
+from rktfast import fastjson
 from rktfast.errors import RktError
 
 
@@ -48,7 +48,7 @@ def _json_files(directory: str) -> list[str]:
 def _read(path: str) -> dict:
     try:
         with open(path, "rb") as f:
-            doc = json.loads(f.read())
+            doc = fastjson.loads(f.read())
     except (OSError, ValueError) as e:
         raise RktError(f"failed to parse config file {path!r}", e) from e
     if not isinstance(doc, dict):

@@ -106,3 +106,21 @@ def test_raw_json_is_compacted_escaped_and_indented():
 def test_indent_matches_go_indent():
     assert indent(compact('{"a": [], "b": {"c": [1, {}]}}')) == (
         '{\n\t"a": [],\n\t"b": {\n\t\t"c": [\n\t\t\t1,\n\t\t\t{}\n\t\t]\n\t}\n}')
+
+
+def test_quote_fast_path_agrees_with_the_escaping_path():
+    """quote() skips re for plain ASCII; every string must come out as the regex path
+    (Go's encoder) writes it."""
+    import random
+    import re
+
+    from rktfast.output import gojson
+
+    def slow(s: str) -> str:
+        return '"' + re.sub(gojson._NEEDS_ESCAPE, gojson._escape_char, s) + '"'
+
+    alphabet = 'az "\\<>&\x00\x1f\x7f\t\n\u00e9\u2028\u2029\ud800/'
+    rng = random.Random(7)
+    for _ in range(20000):
+        s = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6)))
+        assert gojson.quote(s) == slow(s), repr(s)

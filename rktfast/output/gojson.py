@@ -13,14 +13,19 @@ decoder can match keys case-insensitively like Go and re-emit raw values faithfu
 
 from __future__ import annotations
 
-import json
-import math
-import re
-from collections.abc import Callable, Iterable, Iterator
+from rktfast import fastjson
 
 TYPE_CHECKING = False  # typing is not imported at run time
 if TYPE_CHECKING:
+    import json
+    import re
+    from collections.abc import Callable, Iterable, Iterator
     from typing import Any
+
+# ``rkt run`` reads and writes manifests through this module: ``json``, ``re`` (and the
+# ``enum`` it loads) and ``math`` cost ~20 ms to import, more than the rest of stage0's
+# Python, so the common cases below use the C scanner (rktfast.fastjson) and plain ``str``
+# tests, and leave those modules to the rare inputs that need them.
 
 __all__ = [
     "GoMap", "JSONSyntaxError", "JsonNumber", "JsonObject", "RawJSON", "compact", "dumps",
@@ -75,7 +80,16 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"invalid character {name[0]!r} looking for beginning of value")
 
 
-_LONE_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE_ESCAPE = r"\\u[dD][89a-fA-F]"
+_scan_once = None
+
+
+def _loads_fast(text: str) -> tuple | None:
+    global _scan_once
+    if _scan_once is None:
+        _scan_once = fastjson.scanner(JsonObject, JsonNumber, JsonNumber,
+                                      _reject_constant) or False
+    return fastjson.decode(_scan_once, text)
 
 
 def loads(data: bytes | str) -> Any:
@@ -90,17 +104,26 @@ def loads(data: bytes | str) -> Any:
         text = bytes(data).decode("utf-8", errors="replace")
     else:
         text = data
-    try:
-        value = json.loads(text, object_pairs_hook=JsonObject, parse_float=JsonNumber,
-                           parse_int=JsonNumber, parse_constant=_reject_constant)
-    except json.JSONDecodeError as e:
-        raise _syntax_error(text, e) from None
-    except ValueError as e:
-        raise JSONSyntaxError(str(e)) from None
-    except RecursionError:
-        raise JSONSyntaxError("exceeded max depth") from None
-    if _LONE_SURROGATE_ESCAPE.search(text):
-        value = _replace_surrogates(value)
+    fast = _loads_fast(text)
+    if fast is not None:
+        value = fast[0]
+    else:
+        import json
+
+        try:
+            value = json.loads(text, object_pairs_hook=JsonObject, parse_float=JsonNumber,
+                               parse_int=JsonNumber, parse_constant=_reject_constant)
+        except json.JSONDecodeError as e:
+            raise _syntax_error(text, e) from None
+        except ValueError as e:
+            raise JSONSyntaxError(str(e)) from None
+        except RecursionError:
+            raise JSONSyntaxError("exceeded max depth") from None
+    if "\\u" in text:
+        import re
+
+        if re.search(_LONE_SURROGATE_ESCAPE, text):
+            value = _replace_surrogates(value)
     return value
 
 
@@ -231,7 +254,7 @@ def kind_of(v: Any) -> str:
 
 # --- writing -------------------------------------------------------------------------------
 
-_NEEDS_ESCAPE = re.compile('[\x00-\x1f"\\\\<>&\u2028\u2029\ud800-\udfff]')
+_NEEDS_ESCAPE = '[\x00-\x1f"\\\\<>&\u2028\u2029\ud800-\udfff]'
 _SHORT_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -248,13 +271,18 @@ def _escape_char(m: re.Match[str]) -> str:
 
 def quote(s: str) -> str:
     """A JSON string literal exactly as Go's encoder writes it (HTML-safe)."""
-    if _NEEDS_ESCAPE.search(s) is None:
-        return '"' + s + '"'
-    return '"' + _NEEDS_ESCAPE.sub(_escape_char, s) + '"'
+    if s.isascii() and s.isprintable() and not (
+            '"' in s or "\\" in s or "<" in s or ">" in s or "&" in s):
+        return '"' + s + '"'  # the common case, without loading re
+    import re
+
+    return '"' + re.sub(_NEEDS_ESCAPE, _escape_char, s) + '"'
 
 
 def go_float(f: float) -> str:
     """Format a float64 like Go's JSON encoder (``1``, ``0.5``, ``1e+21``, ``1e-7``)."""
+    import math
+
     if math.isnan(f) or math.isinf(f):
         raise ValueError(f"json: unsupported value: {f!r}")
     if f == 0:
@@ -282,18 +310,20 @@ def go_float(f: float) -> str:
     return f"{sign}{digits[:point]}.{digits[point:]}"
 
 
-_STRING_OR_SPACE = re.compile(r'("(?:[^"\\]|\\.)*")|[ \t\n\r]+', re.S)
-_HTML = re.compile("[<>&\u2028\u2029]")
+_STRING_OR_SPACE = r'(?s)("(?:[^"\\]|\\.)*")|[ \t\n\r]+'
+_HTML = "[<>&\u2028\u2029]"
 
 
 def compact(raw: str) -> str:
     """Go's ``json.Compact`` with HTML escaping: drop insignificant space, escape ``<>&``."""
+    import re
+
     def sub(m: re.Match[str]) -> str:
         s = m.group(1)
         if s is None:
             return ""
-        return _HTML.sub(lambda h: f"\\u{ord(h.group()):04x}", s)
-    return _STRING_OR_SPACE.sub(sub, raw)
+        return re.sub(_HTML, lambda h: f"\\u{ord(h.group()):04x}", s)
+    return re.sub(_STRING_OR_SPACE, sub, raw)
 
 
 def indent(src: str, depth: int = 0, unit: str = "\t") -> str:

@@ -156,11 +156,11 @@ class Pod:
 
     def manifest(self) -> dict:
         """The pod manifest as plain JSON data."""
-        import json
+        from rktfast import fastjson
 
         raw = self.manifest_bytes()
         try:
-            doc = json.loads(raw)
+            doc = fastjson.loads(raw)
         except ValueError as e:
             raise PodError("invalid pod manifest", e) from e
         if not isinstance(doc, dict):

@@ -5,10 +5,10 @@ the pod keeps in ``stage1/manifest``.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
+from rktfast import fastjson
 from rktfast.errors import PodError
 
 RUN = "coreos.com/rkt/stage1/run"
@@ -21,7 +21,7 @@ INTERFACE_VERSION = "coreos.com/rkt/stage1/interface-version"
 def stage1_annotations(pod_dir: str) -> dict[str, str]:
     try:
         with open(os.path.join(pod_dir, "stage1", "manifest"), "rb") as f:
-            doc = json.loads(f.read())
+            doc = fastjson.loads(f.read())
     except (OSError, ValueError) as e:
         raise PodError("error reading the stage1 manifest", e) from e
     low = {k.lower(): v for k, v in doc.items()} if isinstance(doc, dict) else {}

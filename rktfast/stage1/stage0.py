@@ -8,9 +8,9 @@ execs the stage1's ``run`` entrypoint in this process with the pod lock in ``RKT
 
 from __future__ import annotations
 
-import json
 import os
 
+from rktfast import fastjson
 from rktfast.errors import PodError
 from rktfast.pod import pods
 from rktfast.stage1 import podfs
@@ -126,9 +126,7 @@ def prepare_pod(cfg: PrepareConfig, store, trees) -> pods.Pod:
 
 
 def _has_apps(raw: bytes) -> bool:
-    import json
-
-    doc = json.loads(raw)
+    doc = fastjson.loads(raw)
     low = {k.lower(): v for k, v in doc.items()}
     return bool(low.get("apps"))
 
@@ -211,7 +209,7 @@ def launch(pod: pods.Pod, trees, cfg: LaunchConfig, close_before_exec=()) -> Non
     if net.split(":")[0] not in ("host", "none") and podnet_native(d):
         from rktfast.net import podnet
 
-        infos = podnet.setup_for_pod(d, pod.uuid, net, json.loads(pod.manifest_bytes()),
+        infos = podnet.setup_for_pod(d, pod.uuid, net, fastjson.loads(pod.manifest_bytes()),
                                      cfg.local_config, cfg.data_dir)
         dns = podnet.cni_dns(infos)
         if dns and cfg.run.dns_resolv == "default":

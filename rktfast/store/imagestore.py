@@ -15,13 +15,11 @@ last: a kill at any moment leaves at most unreferenced files, never a row that l
 from __future__ import annotations
 
 import os
-import re
 
+from rktfast import fastjson
 from rktfast.errors import StoreError
 from rktfast.store.index import ImageInfo, Index, now_ns
 from rktfast.store.locks import FdLock, key_lock
-
-KEY_RE = re.compile(r"^sha512-[0-9a-f]{64}$")
 
 
 def _ci(obj: dict, name: str):
@@ -41,9 +39,7 @@ def manifest_labels(raw: bytes) -> dict[str, str]:
     second validation: a plain JSON read spares ``rkt run`` the appc parser (its import and
     its regexes). Raises ValueError on a document that is not a manifest at all.
     """
-    import json
-
-    doc = json.loads(raw)
+    doc = fastjson.loads(raw)
     if not isinstance(doc, dict):
         raise ValueError("the image manifest is not a JSON object")
     out: dict[str, str] = {}
@@ -59,9 +55,7 @@ def manifest_labels(raw: bytes) -> dict[str, str]:
 
 def manifest_dependencies(raw: bytes) -> list | None:
     """The ``dependencies`` of a stored image manifest (None or [] when it has none)."""
-    import json
-
-    doc = json.loads(raw)
+    doc = fastjson.loads(raw)
     return _ci(doc, "dependencies") if isinstance(doc, dict) else None
 
 
@@ -197,6 +191,8 @@ class ImageStore:
 
     def clean_tmp(self) -> None:
         """Delete temp files left by processes that are gone (kill -9 during ingest)."""
+        import re
+
         for name in os.listdir(self.tmp_dir):
             m = re.match(r"^\.tmp-(\d+)-", name)
             if not m or _pid_alive(int(m.group(1))):
