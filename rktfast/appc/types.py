@@ -9,9 +9,6 @@ the manifest parsers turn them into ``ImageError``/``PodError``.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping
-
 from rktfast.appc.querystring import make_query_string, parse_query, single_values
 from rktfast.errors import ImageError
 from rktfast.output.goquote import go_list, go_quote
@@ -19,16 +16,19 @@ from rktfast.record import Record
 
 TYPE_CHECKING = False  # typing is not imported at run time
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
     from rktfast.appc.image_manifest import ImageManifest
 
-ACIDENTIFIER_RE = re.compile(r"^[a-z0-9]+([-._~/][a-z0-9]+)*$")
-ACNAME_RE = re.compile(r"^[a-z0-9]+([-][a-z0-9]+)*$")
-ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z_0-9.-]*$")
-
-_BAD_ID_CHARS = re.compile(r"[^a-z0-9\-._~/]")
-_BAD_ID_EDGES = re.compile(r"(^[\-._~/]+)|([\-._~/]+$)")
-_BAD_NAME_CHARS = re.compile(r"[^a-z0-9\-]")
-_BAD_NAME_EDGES = re.compile(r"(^-+)|(-+$)")
+# Character sets rather than regular expressions: this module is on the path of every
+# ``rkt run``, and importing ``re`` costs more than all of these checks.
+_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+_ID_SEPS = "-._~/"
+_ID_CHARS = _ALNUM | frozenset(_ID_SEPS)
+_NAME_CHARS = _ALNUM | frozenset("-")
+_ENV_FIRST = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
+_ENV_CHARS = _ENV_FIRST | frozenset("0123456789.-")
+_SEMVER_CHARS = _ENV_FIRST - {"_"} | frozenset("0123456789-")
 
 ERR_EMPTY_ACIDENTIFIER = "ACIdentifier cannot be empty"
 ERR_ACIDENTIFIER_CHARS = ('ACIdentifier must contain only lower case alphanumeric characters '
@@ -53,27 +53,31 @@ STAGE0_OS_ARCH: dict[str, tuple[str, ...]] = {
 
 
 def is_ac_identifier(s: str) -> bool:
-    """True if ``s`` matches appc's documented ACIdentifier expression."""
-    return ACIDENTIFIER_RE.match(s) is not None
+    """True if ``s`` matches appc's documented ACIdentifier expression
+    (``^[a-z0-9]+([-._~/][a-z0-9]+)*$``)."""
+    return (bool(s) and _ID_CHARS.issuperset(s) and s[0] in _ALNUM and s[-1] in _ALNUM
+            and not any(a in _ID_SEPS and b in _ID_SEPS for a, b in zip(s, s[1:], strict=False)))
 
 
 def is_ac_name(s: str) -> bool:
-    """True if ``s`` matches appc's documented ACName expression."""
-    return ACNAME_RE.match(s) is not None
+    """True if ``s`` matches appc's documented ACName expression (``^[a-z0-9]+(-[a-z0-9]+)*$``)."""
+    return (bool(s) and _NAME_CHARS.issuperset(s) and s[0] != "-" and s[-1] != "-"
+            and "--" not in s)
 
 
 def is_env_name(s: str) -> bool:
-    """True if ``s`` is a valid environment variable name for an app."""
-    return ENV_NAME_RE.match(s) is not None
+    """True if ``s`` is a valid environment variable name for an app
+    (``^[A-Za-z_][A-Za-z_0-9.-]*$``)."""
+    return bool(s) and s[0] in _ENV_FIRST and _ENV_CHARS.issuperset(s)
 
 
 def check_ac_identifier(s: str) -> str:
     """Return ``s`` if appc accepts it as an ACIdentifier, else raise ``ValueError``."""
     if not s:
         raise ValueError(ERR_EMPTY_ACIDENTIFIER)
-    if _BAD_ID_CHARS.search(s):
+    if not _ID_CHARS.issuperset(s):
         raise ValueError(ERR_ACIDENTIFIER_CHARS)
-    if _BAD_ID_EDGES.search(s):
+    if s[0] in _ID_SEPS or s[-1] in _ID_SEPS:
         raise ValueError(ERR_ACIDENTIFIER_EDGES)
     return s
 
@@ -82,16 +86,16 @@ def check_ac_name(s: str) -> str:
     """Return ``s`` if appc accepts it as an ACName, else raise ``ValueError``."""
     if not s:
         raise ValueError(ERR_EMPTY_ACNAME)
-    if _BAD_NAME_CHARS.search(s):
+    if not _NAME_CHARS.issuperset(s):
         raise ValueError(ERR_ACNAME_CHARS)
-    if _BAD_NAME_EDGES.search(s):
+    if s[0] == "-" or s[-1] == "-":
         raise ValueError(ERR_ACNAME_EDGES)
     return s
 
 
 def sanitize_ac_identifier(s: str) -> str:
     """appc ``SanitizeACIdentifier``: lowercase, bad characters -> ``_``, trim edge separators."""
-    s = _BAD_ID_EDGES.sub("", _BAD_ID_CHARS.sub("_", s.lower()))
+    s = "".join(c if c in _ID_CHARS else "_" for c in s.lower()).strip(_ID_SEPS)
     if not s:
         raise ValueError("must contain at least one valid character")
     return s
@@ -99,7 +103,7 @@ def sanitize_ac_identifier(s: str) -> str:
 
 def sanitize_ac_name(s: str) -> str:
     """appc ``SanitizeACName``: lowercase, bad characters -> ``-``, trim edge dashes."""
-    s = _BAD_NAME_EDGES.sub("", _BAD_NAME_CHARS.sub("-", s.lower()))
+    s = "".join(c if c in _NAME_CHARS else "-" for c in s.lower()).strip("-")
     if not s:
         raise ValueError("must contain at least one valid character")
     return s
@@ -152,7 +156,9 @@ def check_hash(s: str) -> str:
     return s
 
 
-_SEMVER_IDENT = re.compile(r"^[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*$")
+def _semver_ident(s: str) -> bool:
+    # ^[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*$
+    return all(part and _SEMVER_CHARS.issuperset(part) for part in s.split("."))
 
 
 def parse_semver(s: str) -> tuple[int, int, int, str, str]:
@@ -167,7 +173,7 @@ def parse_semver(s: str) -> tuple[int, int, int, str, str]:
         if len(dots) != 3:
             raise ValueError
         for ident in (pre, meta):
-            if ident and not _SEMVER_IDENT.match(ident):
+            if ident and not _semver_ident(ident):
                 raise ValueError
         nums = []
         for d in dots:
