@@ -2,6 +2,7 @@
 
 - ``rktfast._tarx``       cffi module: the streaming tar extractor (native/tarx/).
 - ``rktfast._treedigest`` Cython module: the rendered-tree digest (native/treedigest.pyx).
+- ``rktfast._syscalls``   Cython module: mount, umount2 and syncfs (native/syscalls.pyx).
 - ``rktfast/stage1_images/stage1-*.aci``: built by stage1/build.py from native/stage1/.
 """
 
@@ -32,8 +33,11 @@ treedigest = Extension(
     extra_compile_args=["-O2"],
 )
 
+syscalls = Extension("rktfast._syscalls", sources=["native/syscalls.pyx"],
+                     extra_compile_args=["-O2"])
+
 setup(
     cffi_modules=["native/tarx_build.py:ffibuilder"],
-    ext_modules=cythonize([treedigest], language_level=3, quiet=True),
+    ext_modules=cythonize([treedigest, syscalls], language_level=3, quiet=True),
     cmdclass={"build_py": BuildPyWithStage1},
 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+from rktfast import _syscalls
 from rktfast.errors import PodError
 
 MS_RDONLY = 1
@@ -17,41 +18,18 @@ MS_REC = 16384
 MS_PRIVATE = 1 << 18
 MNT_DETACH = 2
 
-_libc = None
-
-
-def _c():
-    global _libc
-    if _libc is None:
-        import ctypes
-
-        _libc = ctypes.CDLL(None, use_errno=True)
-    return _libc
-
-
-def _check(ret: int, what: str) -> None:
-    if ret != 0:
-        import ctypes
-
-        err = ctypes.get_errno()
-        raise OSError(err, f"{what}: {os.strerror(err)}")
-
 
 def mount(source: str | None, target: str, fstype: str | None, flags: int = 0,
           data: str | None = None) -> None:
-    def enc(s: str | None) -> bytes | None:
-        return None if s is None else s.encode()
-
-    _check(_c().mount(enc(source), enc(target), enc(fstype), flags, enc(data)),
-           f"mount {target}")
+    _syscalls.mount(source, target, fstype, flags, data)
 
 
 def umount(target: str, flags: int = 0) -> None:
-    _check(_c().umount2(target.encode(), flags), f"umount {target}")
+    _syscalls.umount2(target, flags)
 
 
 def syncfs(fd: int) -> None:
-    _check(_c().syncfs(fd), "syncfs")
+    _syscalls.syncfs(fd)
 
 
 _volatile_ok: bool | None = None
