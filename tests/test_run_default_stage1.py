@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -287,3 +288,36 @@ def test_private_users_enter_joins_the_pods_user_namespace(pods):
         except ProcessLookupError:
             pass
         proc.wait()
+
+
+# What the stage0 of `rkt run` may not import (DESIGN: "imports only what that command
+# needs"): each costs milliseconds on every pod start, and the run path has fast ways
+# around them (rktfast.fastjson, string tests, the _sqlite3 module, rktfast._syscalls).
+HEAVY_MODULES = {"json", "re", "enum", "ctypes", "datetime", "sqlite3", "hashlib", "platform",
+                 "importlib.util", "typing", "dataclasses", "subprocess", "tempfile", "shutil"}
+
+
+def test_run_imports_no_heavy_module(pods):
+    script = ("import sys\nfrom rktfast.cli.main import main\n"
+              "sys.argv = ['rkt'] + sys.argv[1:]\nsys.exit(main())\n")
+    from conftest import package_env, rkt_command
+
+    # the default stage1 (the one installed with rktfast): the first run imports it into
+    # the store, the second is the common case that is measured
+    args = pods.argv("--insecure-options=image", "run", "--net=host",
+                     "example.com/busybox", "--exec", "/bin/true")[len(rkt_command()):]
+    env = package_env()
+    first = pods(*args[3:], input="", timeout=60)
+    assert first.returncode == 0, first.stderr
+
+    def imports(*argv: str) -> set[str]:
+        r = subprocess.run([sys.executable, "-X", "importtime", *argv], capture_output=True,
+                           text=True, timeout=60, input="", env=env)
+        assert r.returncode == 0, r.stderr
+        return {line.rsplit("|", 1)[1].strip() for line in r.stderr.splitlines()
+                if line.startswith("import time:") and "|" in line}
+
+    # what the interpreter's own start-up loads (site, .pth files) is not rkt's doing
+    imported = imports("-c", script, *args) - imports("-c", "pass")
+    assert "rktfast.stage1.stage0" in imported  # the measurement saw the run path
+    assert not HEAVY_MODULES & imported, sorted(HEAVY_MODULES & imported)
