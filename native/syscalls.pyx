@@ -56,3 +56,33 @@ def syncfs(int fd):
         r = c_syncfs(fd)
     if r != 0:
         _fail("syncfs")
+
+
+cdef extern from "<sys/stat.h>" nogil:
+    struct statx:
+        unsigned long long stx_attributes
+        unsigned long long stx_attributes_mask
+    int c_statx "statx"(int dirfd, const char *path, int flags, unsigned int mask,
+                        statx *buf)
+
+cdef extern from "<fcntl.h>" nogil:
+    int AT_FDCWD
+    int AT_SYMLINK_NOFOLLOW
+
+cdef unsigned long long STATX_ATTR_MOUNT_ROOT = 0x2000  # <linux/stat.h>
+
+
+def is_mount_root(path):
+    """True/False: is ``path`` (not followed if a symlink) the root of a mount, from
+    statx(2) -- no /proc/self/mountinfo scan; None where the kernel cannot tell (< 5.8)."""
+    cdef bytes b_path = path.encode()
+    cdef const char *c_path = b_path
+    cdef statx st
+    cdef int r
+    with nogil:
+        r = c_statx(AT_FDCWD, c_path, AT_SYMLINK_NOFOLLOW, 0, &st)
+    if r != 0:
+        _fail(f"statx {path}")
+    if not (st.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT):
+        return None
+    return bool(st.stx_attributes & STATX_ATTR_MOUNT_ROOT)

@@ -87,7 +87,13 @@ def mounts_under(path: str) -> list[str]:
 
 
 def is_mountpoint(path: str) -> bool:
-    return os.path.realpath(path) in mounts_under(path)
+    try:
+        answer = _syscalls.is_mount_root(os.path.realpath(path))
+    except FileNotFoundError:
+        return False
+    if answer is not None:
+        return answer
+    return os.path.realpath(path) in mounts_under(path)  # kernels before 5.8
 
 
 def unmount_tree(path: str) -> None:
