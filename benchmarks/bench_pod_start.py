@@ -15,7 +15,7 @@ machine noise hits all of them alike):
 Prints the medians and the ratios stage1 / peer (below 1 = faster).  Also
 prints the idle RSS of a running pod's stage1 processes (outer init + PID 1).
 
-    python benchmarks/bench_pod_start.py [-n 30]
+    python benchmarks/bench_pod_start.py [-n 30] [--compare OTHER_INIT]
 """
 
 from __future__ import annotations
@@ -39,6 +39,9 @@ from _pods import peers as make_peers  # noqa: E402
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("-n", type=int, default=30, help="runs per tool")
+    ap.add_argument("--compare", metavar="INIT",
+                    help="another stage1 init binary (e.g. a build of the previous commit), "
+                         "run in the same rounds: before/after on equal noise")
     args = ap.parse_args()
     base = tempfile.mkdtemp(prefix="bench-pod-")
     pods = PodFactory(base)
@@ -48,9 +51,11 @@ def main() -> int:
         bundle, _ = make_bundle(base, rootfs)
         peers = make_peers(bundle, rootfs)
 
-        def stage1(net: str):
+        def stage1(net: str, init: str | None = None):
             def run(i: int) -> float:
                 pod = pods.new([app("bench", ["/bin/true"])])
+                if init:
+                    shutil.copy2(init, pod.entrypoint("init"))
                 lock = pod._lock()
                 try:
                     return timed([pod.entrypoint("init"), f"--net={net}", pod.uuid], cwd=pod.path,
@@ -60,7 +65,10 @@ def main() -> int:
                     shutil.rmtree(pod.path, ignore_errors=True)
             return run
 
-        tools = {"stage1 --net=host": stage1("host"), "stage1 --net=none": stage1("none"), **peers}
+        tools = {"stage1 --net=host": stage1("host"), "stage1 --net=none": stage1("none")}
+        if args.compare:
+            tools["compared --net=host"] = stage1("host", args.compare)
+        tools.update(peers)
         times: dict[str, list[float]] = {k: [] for k in tools}
         for fn in tools.values():  # warm up page cache and binaries
             fn(-1)
@@ -76,6 +84,8 @@ def main() -> int:
             print(f"  ratio stage1 / {k:15s} {ours / med[k]:5.2f}")
         print(f"  ratio stage1(none) / crun     {med['stage1 --net=none'] / med.get('crun', 1):5.2f}"
               if "crun" in med else "")
+        if args.compare:
+            print(f"  ratio stage1 / compared       {ours / med['compared --net=host']:5.2f}")
 
         # idle overhead: RSS of the outer init and the pod's PID 1
         pod = pods.new([app("idle", ["/bin/sleep", "30"])])
