@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from rktfast.appc.querystring import make_query_string, parse_query, single_values
 from rktfast.errors import ImageError
-from rktfast.output.goquote import go_list, go_quote
 from rktfast.record import Record
 
 TYPE_CHECKING = False  # typing is not imported at run time
@@ -19,6 +18,19 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
     from rktfast.appc.image_manifest import ImageManifest
+
+def go_quote(s: str) -> str:
+    # error messages only: goquote stays off the path of `rkt run`
+    from rktfast.output.goquote import go_quote as quote
+
+    return quote(s)
+
+
+def go_list(items) -> str:
+    from rktfast.output.goquote import go_list as as_list
+
+    return as_list(items)
+
 
 # Character sets rather than regular expressions: this module is on the path of every
 # ``rkt run``, and importing ``re`` costs more than all of these checks.

@@ -59,7 +59,7 @@ def prepare_pod(cfg: PrepareConfig, store, trees) -> pods.Pod:
     On failure the pod stays behind as an aborted prepare (as in rkt), for gc to collect.
     """
     from rktfast.pod import manifest as pm_mod
-    from rktfast.store.gc import prepare_lock
+    from rktfast.store.locks import prepare_lock
 
     pod = pods.new_pod(cfg.data_dir)
     if cfg.uuid_file_save:

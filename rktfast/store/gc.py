@@ -11,12 +11,12 @@ from collections.abc import Callable
 
 from rktfast.store.imagestore import ImageStore
 from rktfast.store.index import now_ns
-from rktfast.store.locks import FdLock
+from rktfast.store.locks import prepare_lock
 from rktfast.store.treestore import TreeStore
 
 
 def _glob(pattern: str) -> list[str]:
-    import glob  # not at module level: `rkt run` imports this module for prepare_lock only
+    import glob
 
     return glob.glob(pattern)
 
@@ -52,11 +52,6 @@ def images_of_running_pods(data_dir: str) -> set[str]:
         except (OSError, ValueError):
             pass
     return keys
-
-
-def prepare_lock(data_dir: str) -> FdLock:
-    os.makedirs(os.path.join(data_dir, "locks"), mode=0o750, exist_ok=True)
-    return FdLock(os.path.join(data_dir, "locks", "prepareLock"))
 
 
 def collect(store: ImageStore, trees: TreeStore, grace_ns: int,

@@ -66,3 +66,10 @@ def key_lock(lock_dir: str, key: str) -> FdLock:
     """The lock file for one store key (image or tree) under ``lock_dir``."""
     os.makedirs(lock_dir, exist_ok=True)
     return FdLock(os.path.join(lock_dir, key))
+
+
+def prepare_lock(data_dir: str) -> FdLock:
+    """``<dir>/locks/prepareLock``: shared while a pod is prepared, exclusive for image gc,
+    so gc never takes away a tree a pod is about to mount."""
+    os.makedirs(os.path.join(data_dir, "locks"), mode=0o750, exist_ok=True)
+    return FdLock(os.path.join(data_dir, "locks", "prepareLock"))
