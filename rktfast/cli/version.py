@@ -12,7 +12,7 @@ _ARCH = {"x86_64": "amd64", "aarch64": "arm64", "i686": "386", "armv7l": "arm"}
 def run(ctx: Context) -> int:
     machine = os.uname().machine  # not the platform module: it imports re and more
     arch = _ARCH.get(machine, machine)
-    python = "%d.%d.%d" % sys.version_info[:3]
+    python = ".".join(str(n) for n in sys.version_info[:3])
     ctx.out(f"rkt Version: {RKT_VERSION}\n"
             f"appc Version: {APPC_VERSION}\n"
             f"Go Version: rktfast{RKTFAST_VERSION} (python{python})\n"
