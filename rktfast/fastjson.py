@@ -39,7 +39,9 @@ def decode(scan_once, text: str) -> tuple | None:
     start = len(text) - len(text.lstrip(_SPACE))
     try:
         value, end = scan_once(text, start)
-    except (StopIteration, ValueError, RecursionError):
+    except Exception:
+        # StopIteration, ValueError, RecursionError -- and a SystemError where the scanner
+        # wants json.decoder's exception class before json is imported: stdlib decides
         return None
     if end != len(text) and text[end:].strip(_SPACE):
         return None

@@ -16,7 +16,7 @@ DOCUMENTS = [
     '{"nested": {"deep": [[[{"k": []}]]]}}', "NaN", "[Infinity, -Infinity]",
     '\ufeff{"bom": 1}', '{"lone": "\\ud800"}', "\t[1]\r\n",
 ]
-BROKEN = ["", " ", "{", '{"a" 1}', "[1,]", "[1] x", '{"a": tru}', '"\\x"', "\x00",
+BROKEN = ["", " ", "{", "{not json", '{"a" 1}', '[1, x]', '{"a": "\\q"}', "[1,]", "[1] x", '{"a": tru}', '"\\x"', "\x00",
           '{"a": "\n"}', "01", "[1 2]"]
 
 
@@ -62,3 +62,32 @@ def test_gojson_fast_path_agrees_with_the_stdlib_path(doc, monkeypatch):
     fast = outcome()
     monkeypatch.setattr(gojson, "_loads_fast", lambda text: None)
     assert outcome() == fast
+
+
+def test_errors_in_a_fresh_interpreter():
+    """Where json has not been imported yet (the rkt run path), a syntax error deep in the
+    document still comes out as json's error, not the C scanner's SystemError."""
+    import subprocess
+    import sys
+
+    from conftest import package_env
+
+    script = ("import sys\nfrom rktfast import fastjson, output\nfrom rktfast.output import gojson\n"
+              "assert 'json' not in sys.modules\n"
+              "for doc in ['{not json', '[1, x]', '{\"a\": \"\\\\q\"}']:\n"
+              "    try:\n        fastjson.loads(doc)\n    except ValueError as e:\n"
+              "        print(type(e).__name__, e)\n"
+              "    try:\n        gojson.loads(doc)\n    except ValueError as e:\n"
+              "        print(type(e).__name__, e)\n")
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                       env=package_env(), timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [
+        "JSONDecodeError Expecting property name enclosed in double quotes: line 1 column 2 "
+        "(char 1)",
+        "JSONSyntaxError invalid character 'n' looking for beginning of object key string",
+        "JSONDecodeError Expecting value: line 1 column 5 (char 4)",
+        "JSONSyntaxError invalid character 'x' looking for beginning of value",
+        "JSONDecodeError Invalid \\escape: line 1 column 8 (char 7)",
+        "JSONSyntaxError invalid character 'q' in string escape code",
+    ]
