@@ -3,25 +3,27 @@
 # distutils: extra_compile_args = -pthread
 """Digest of a rendered tree, for `rkt image verify` and tamper checks.
 
-tree_digest(path) walks the tree in bytewise-sorted order (no Python object per file) and
-hashes, for every entry, its relative path, type, mode, uid, gid, size, symlink target,
+tree_digest(path) hashes, for every entry of the tree in bytewise-sorted pre-order (no
+Python object per file), its relative path, type, mode, uid, gid, size, symlink target,
 device numbers, xattrs and, for regular files, a digest of its content. mtimes are left out:
 copying a tree (--no-overlay) must not change its digest.
 
 Algorithm: SHA-256 (OpenSSL, SHA-NI where the CPU has it). BLAKE3 would be faster still,
-but no C library of it is packaged here (the pip blake3 is Rust with no C API). File
-contents are hashed by a few threads in parallel; the records are then hashed in order,
-so the result does not depend on scheduling. The result is prefixed "sha256-" so the
+but no C library of it is packaged here (the pip blake3 is Rust with no C API). One
+thread per core takes directories from a shared stack: it lists one, stats and hashes
+its entries (contents included) and pushes its subdirectories, so walking and hashing
+overlap on every core. The records are then hashed in tree order, so the result does not
+depend on scheduling. The result is prefixed "sha256-" so the
 algorithm can change later without ambiguity.
 
-Content reads refuse symlinks anywhere on the way (openat2 RESOLVE_BENEATH |
-RESOLVE_NO_SYMLINKS): a tree tampered into pointing outside fails instead of hashing the
-host.
+Directories are opened with openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS and files by one
+name with O_NOFOLLOW below them: a tree tampered into pointing outside fails instead of
+hashing the host.
 """
 
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
-from libc.stdlib cimport malloc, realloc, free, qsort
-from libc.string cimport strcmp, strlen, memcpy, strdup
+from libc.stdlib cimport malloc, calloc, realloc, free, qsort
+from libc.string cimport strcmp, strlen, memcpy, memset, strdup
 from libc.stdio cimport snprintf
 from libc.errno cimport errno
 from posix.types cimport mode_t, off_t, dev_t
@@ -29,7 +31,7 @@ from posix.stat cimport struct_stat, S_ISDIR, S_ISREG, S_ISLNK, S_ISCHR, S_ISBLK
 from posix.unistd cimport close, read, dup, sysconf
 
 cdef extern from "<fcntl.h>" nogil:
-    enum: O_RDONLY, O_DIRECTORY, O_NOFOLLOW, O_CLOEXEC, AT_SYMLINK_NOFOLLOW
+    enum: O_RDONLY, O_DIRECTORY, O_NOFOLLOW, O_CLOEXEC, O_NONBLOCK, AT_SYMLINK_NOFOLLOW
     int openat(int dirfd, const char *path, int flags, ...)
 
 cdef extern from "<sys/stat.h>" nogil:
@@ -54,6 +56,8 @@ cdef extern from "<dirent.h>" nogil:
 cdef extern from "<sys/xattr.h>" nogil:
     ssize_t llistxattr(const char *path, char *names, size_t size)
     ssize_t lgetxattr(const char *path, const char *name, void *value, size_t size)
+    ssize_t flistxattr(int fd, char *names, size_t size)
+    ssize_t fgetxattr(int fd, const char *name, void *value, size_t size)
 
 cdef extern from "<sys/syscall.h>" nogil:
     long SYS_openat2
@@ -72,6 +76,13 @@ cdef extern from "<pthread.h>" nogil:
     ctypedef unsigned long pthread_t
     ctypedef struct pthread_mutex_t:
         pass
+    ctypedef struct pthread_cond_t:
+        pass
+    int pthread_cond_init(pthread_cond_t *c, void *attr)
+    int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
+    int pthread_cond_broadcast(pthread_cond_t *c)
+    int pthread_cond_signal(pthread_cond_t *c)
+    int pthread_cond_destroy(pthread_cond_t *c)
     int pthread_create(pthread_t *t, void *attr, void *(*fn)(void *) noexcept nogil, void *arg)
     int pthread_join(pthread_t t, void **ret)
     int pthread_mutex_init(pthread_mutex_t *m, void *attr)
@@ -94,6 +105,9 @@ DEF XATTR_BUF = 65536
 DEF MAX_THREADS = 4
 
 
+cdef struct Dir
+
+
 cdef struct Entry:
     char *path        # relative to the root, "" for the root itself
     char kind         # f d l c b p s
@@ -103,17 +117,25 @@ cdef struct Entry:
     char *link        # symlink target
     char *xattrs      # serialized: name NUL, 4-byte length, value; names sorted
     size_t xattrs_len
-    int failed_errno  # content read error (reported after the threads end)
+    Dir *sub          # for a directory: its own listing (filled by whichever thread)
     unsigned char content[32]
+
+
+cdef struct Dir:
+    char *path        # relative path ("" for the root)
+    Entry *self       # its entry in the parent's listing (NULL for the root)
+    Entry *entries    # its children, sorted; allocated once, so pointers stay valid
+    size_t n
 
 
 cdef struct Walk:
     int root_fd
-    Entry *entries
-    size_t n, cap
-    size_t next_file  # work queue for the content threads
+    Dir **stack       # directories waiting to be listed
+    size_t depth, cap
+    size_t pending    # directories pushed and not finished
     pthread_mutex_t lock
-    int err           # errno of the first walk failure
+    pthread_cond_t more
+    int err           # errno of the first failure
     char errpath[4096]
 
 
@@ -122,9 +144,12 @@ cdef int cmp_names(const void *a, const void *b) noexcept nogil:
 
 
 cdef int fail(Walk *w, const char *path, int err) noexcept nogil:
+    pthread_mutex_lock(&w.lock)
     if not w.err:
         w.err = err if err else 5  # EIO
         snprintf(w.errpath, sizeof(w.errpath), "%s", path)
+    pthread_cond_broadcast(&w.more)
+    pthread_mutex_unlock(&w.lock)
     return -1
 
 
@@ -141,26 +166,9 @@ cdef char *join(const char *rel, const char *name) noexcept nogil:
     return p
 
 
-cdef Entry *add_entry(Walk *w) noexcept nogil:
-    cdef Entry *e
-    if w.n == w.cap:
-        w.cap = w.cap * 2 if w.cap else 1024
-        e = <Entry *>realloc(w.entries, w.cap * sizeof(Entry))
-        if e == NULL:
-            return NULL
-        w.entries = e
-    e = &w.entries[w.n]
-    w.n += 1
-    e.path = NULL
-    e.link = NULL
-    e.xattrs = NULL
-    e.xattrs_len = 0
-    e.failed_errno = 0
-    return e
-
-
-cdef int read_xattrs(Walk *w, Entry *e, int dfd, const char *name) noexcept nogil:
-    """Reads xattrs through /proc/self/fd/<dfd>/<name>, which never follows the name."""
+cdef int read_xattrs(Walk *w, Entry *e, int dfd, const char *name, int fd) noexcept nogil:
+    """The xattrs of ``fd`` if it is open (>= 0), else of <dfd>/<name> read through
+    /proc/self/fd/<dfd>/<name>, which never follows the name."""
     cdef char proc[320]
     cdef char names[XATTR_BUF]
     cdef char *val
@@ -169,8 +177,11 @@ cdef int read_xattrs(Walk *w, Entry *e, int dfd, const char *name) noexcept nogi
     cdef size_t n = 0, i, off = 0, need, kl
     cdef char *p
     cdef uint32_t l32
-    snprintf(proc, sizeof(proc), "/proc/self/fd/%d/%s", dfd, name)
-    nl = llistxattr(proc, names, sizeof(names))
+    if fd < 0:
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d/%s", dfd, name)
+        nl = llistxattr(proc, names, sizeof(names))
+    else:
+        nl = flistxattr(fd, names, sizeof(names))
     if nl <= 0:
         return 0
     p = names
@@ -183,7 +194,7 @@ cdef int read_xattrs(Walk *w, Entry *e, int dfd, const char *name) noexcept nogi
     if val == NULL:
         return fail(w, e.path, 12)
     for i in range(n):
-        vl = lgetxattr(proc, ptrs[i], val, XATTR_BUF)
+        vl = lgetxattr(proc, ptrs[i], val, XATTR_BUF) if fd < 0 else fgetxattr(fd, ptrs[i], val, XATTR_BUF)
         if vl < 0:
             free(val)
             return fail(w, e.path, errno)
@@ -204,20 +215,23 @@ cdef int read_xattrs(Walk *w, Entry *e, int dfd, const char *name) noexcept nogi
     return 0
 
 
-cdef int walk_dir(Walk *w, int dfd, const char *rel) noexcept nogil:
+cdef char **list_names(Walk *w, int dfd, const char *rel, size_t *count) noexcept nogil:
+    """The names in the directory, sorted bytewise; NULL with *count 0 on failure."""
     cdef int lfd = dup(dfd)
     cdef DIR *d
     cdef dirent *de
     cdef char **names = NULL
     cdef char **nn
-    cdef size_t n = 0, cap = 0, i
-    cdef int r = 0
+    cdef size_t n = 0, cap = 0
+    count[0] = 0
     if lfd < 0:
-        return fail(w, rel, errno)
+        fail(w, rel, errno)
+        return NULL
     d = fdopendir(lfd)
     if d == NULL:
         close(lfd)
-        return fail(w, rel, errno)
+        fail(w, rel, errno)
+        return NULL
     while True:
         de = readdir(d)
         if de == NULL:
@@ -226,128 +240,179 @@ cdef int walk_dir(Walk *w, int dfd, const char *rel) noexcept nogil:
             continue
         if n == cap:
             cap = cap * 2 if cap else 64
-            nn = <char **>realloc(names, cap * sizeof(char *))
+            nn = <char **>realloc(names, (cap + 1) * sizeof(char *))
             if nn == NULL:
-                r = fail(w, rel, 12)
                 break
             names = nn
         names[n] = strdup(de.d_name)
         if names[n] == NULL:
-            r = fail(w, rel, 12)
             break
         n += 1
     closedir(d)
-    if r == 0:
-        qsort(names, n, sizeof(char *), cmp_names)
-    for i in range(n):
-        if r == 0:
-            r = walk_entry(w, dfd, names[i], rel)
-        free(names[i])
-    free(names)
-    return r
+    if de != NULL:  # stopped early: out of memory
+        for cap in range(n):
+            free(names[cap])
+        free(names)
+        fail(w, rel, 12)
+        return NULL
+    qsort(names, n, sizeof(char *), cmp_names)
+    count[0] = n
+    return names if names != NULL else <char **>malloc(sizeof(char *))
 
 
-cdef int walk_entry(Walk *w, int dfd, const char *name, const char *rel) noexcept nogil:
-    cdef struct_stat st
-    cdef Entry *e
-    cdef char *path = join(rel, name)
-    cdef char target[4097]
-    cdef ssize_t tl
-    cdef int fd, r
-    if path == NULL:
-        return fail(w, rel, 12)
-    if fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0:
-        r = fail(w, path, errno)
-        free(path)
-        return r
-    e = add_entry(w)
-    if e == NULL:
-        free(path)
-        return fail(w, rel, 12)
-    e.path = path
-    e.mode = st.st_mode & 0o7777
-    e.uid = st.st_uid
-    e.gid = st.st_gid
-    e.size = 0
-    e.dmajor = 0
-    e.dminor = 0
-    if S_ISREG(st.st_mode):
-        e.kind = b'f'
-        e.size = st.st_size
-    elif S_ISDIR(st.st_mode):
-        e.kind = b'd'
-    elif S_ISLNK(st.st_mode):
-        e.kind = b'l'
-        tl = readlinkat(dfd, name, target, 4096)
-        if tl < 0:
-            return fail(w, path, errno)
-        target[tl] = 0
-        e.link = strdup(target)
-        e.size = tl
-    elif S_ISCHR(st.st_mode) or S_ISBLK(st.st_mode):
-        e.kind = b'c' if S_ISCHR(st.st_mode) else b'b'
-        e.dmajor = major(st.st_rdev)
-        e.dminor = minor(st.st_rdev)
-    elif S_ISFIFO(st.st_mode):
-        e.kind = b'p'
-    else:
-        e.kind = b's'
-    if read_xattrs(w, e, dfd, name) < 0:
-        return -1
-    if e.kind == b'd':
-        fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-        if fd < 0:
-            return fail(w, path, errno)
-        # e may move when entries grow: keep only the path (owned by the entry)
-        r = walk_dir(w, fd, path)
-        close(fd)
-        return r
+cdef int hash_content(Walk *w, Entry *e, int fd, unsigned char *buf, EVP_MD_CTX *md) noexcept nogil:
+    cdef ssize_t n
+    cdef unsigned int dl
+    EVP_DigestInit_ex(md, EVP_sha256(), NULL)
+    while True:
+        n = read(fd, buf, READ_BUF)
+        if n < 0 and errno == 4:  # EINTR
+            continue
+        if n <= 0:
+            break
+        EVP_DigestUpdate(md, buf, n)
+    EVP_DigestFinal_ex(md, e.content, &dl)
+    return fail(w, e.path, errno) if n < 0 else 0
+
+
+cdef int push(Walk *w, Dir *d) noexcept nogil:
+    cdef Dir **grown
+    pthread_mutex_lock(&w.lock)
+    if w.depth == w.cap:
+        w.cap = w.cap * 2 if w.cap else 256
+        grown = <Dir **>realloc(w.stack, w.cap * sizeof(Dir *))
+        if grown == NULL:
+            pthread_mutex_unlock(&w.lock)
+            return fail(w, d.path, 12)
+        w.stack = grown
+    w.stack[w.depth] = d
+    w.depth += 1
+    w.pending += 1
+    pthread_cond_signal(&w.more)
+    pthread_mutex_unlock(&w.lock)
     return 0
 
 
-cdef void *content_worker(void *arg) noexcept nogil:
-    cdef Walk *w = <Walk *>arg
-    cdef size_t i
+cdef int list_dir(Walk *w, Dir *dir, unsigned char *buf, EVP_MD_CTX *md) noexcept nogil:
+    """Open ``dir`` (no symlink on the way), read its own xattrs into its entry, then
+    stat, read and hash every child, and push the child directories."""
+    cdef open_how how
+    cdef struct_stat st
+    cdef char **names
+    cdef size_t n, i
     cdef Entry *e
+    cdef Dir *sub
+    cdef char target[4097]
+    cdef ssize_t tl
+    cdef int dfd, fd, r = 0
+    cdef const char *where = <const char *>dir.path if dir.path[0] else <const char *>"."
+    how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC
+    how.mode = 0
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS
+    dfd = <int>syscall(SYS_openat2, w.root_fd, where, &how, sizeof(how))
+    if dfd < 0:
+        return fail(w, dir.path, errno)
+    if dir.self != NULL and read_xattrs(w, dir.self, -1, NULL, dfd) < 0:
+        close(dfd)
+        return -1
+    names = list_names(w, dfd, dir.path, &n)
+    if names == NULL:
+        close(dfd)
+        return -1
+    dir.entries = <Entry *>calloc(n + 1, sizeof(Entry))
+    if dir.entries == NULL:
+        r = fail(w, dir.path, 12)
+    for i in range(n):
+        if r < 0 or w.err:
+            r = -1
+            free(names[i])
+            continue
+        e = &dir.entries[i]
+        dir.n = i + 1
+        e.path = join(dir.path, names[i])
+        if e.path == NULL:
+            r = fail(w, dir.path, 12)
+            free(names[i])
+            continue
+        if fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0:
+            r = fail(w, e.path, errno)
+            free(names[i])
+            continue
+        e.mode = st.st_mode & 0o7777
+        e.uid = st.st_uid
+        e.gid = st.st_gid
+        if S_ISREG(st.st_mode):
+            e.kind = b'f'
+            e.size = st.st_size
+            # O_NONBLOCK: a file swapped for a fifo meanwhile must not hang us
+            fd = openat(dfd, names[i], O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+            if fd < 0:
+                r = fail(w, e.path, errno)
+            else:
+                r = read_xattrs(w, e, -1, NULL, fd)
+                if r == 0:
+                    r = hash_content(w, e, fd, buf, md)
+                close(fd)
+        elif S_ISDIR(st.st_mode):
+            e.kind = b'd'
+            sub = <Dir *>calloc(1, sizeof(Dir))
+            if sub == NULL:
+                r = fail(w, e.path, 12)
+            else:
+                sub.path = e.path
+                sub.self = e
+                e.sub = sub
+                r = push(w, sub)
+        else:
+            if S_ISLNK(st.st_mode):
+                e.kind = b'l'
+                tl = readlinkat(dfd, names[i], target, 4096)
+                if tl < 0:
+                    r = fail(w, e.path, errno)
+                else:
+                    target[tl] = 0
+                    e.link = strdup(target)
+                    e.size = tl
+            elif S_ISCHR(st.st_mode) or S_ISBLK(st.st_mode):
+                e.kind = b'c' if S_ISCHR(st.st_mode) else b'b'
+                e.dmajor = major(st.st_rdev)
+                e.dminor = minor(st.st_rdev)
+            elif S_ISFIFO(st.st_mode):
+                e.kind = b'p'
+            else:
+                e.kind = b's'
+            if r == 0:
+                r = read_xattrs(w, e, dfd, names[i], -1)
+        free(names[i])
+    free(names)
+    close(dfd)
+    return r
+
+
+cdef void *worker(void *arg) noexcept nogil:
+    cdef Walk *w = <Walk *>arg
+    cdef Dir *dir
     cdef unsigned char *buf = <unsigned char *>malloc(READ_BUF)
     cdef EVP_MD_CTX *md = EVP_MD_CTX_new()
-    cdef open_how how
-    cdef int fd
-    cdef ssize_t n
-    cdef unsigned int dl
     if buf == NULL or md == NULL:
-        free(buf)
-        EVP_MD_CTX_free(md)
-        return NULL
+        fail(w, "", 12)
     while True:
         pthread_mutex_lock(&w.lock)
-        while w.next_file < w.n and w.entries[w.next_file].kind != b'f':
-            w.next_file += 1
-        i = w.next_file
-        w.next_file += 1
-        pthread_mutex_unlock(&w.lock)
-        if i >= w.n:
+        while w.depth == 0 and w.pending > 0 and not w.err:
+            pthread_cond_wait(&w.more, &w.lock)
+        if w.depth == 0 or w.err:
+            pthread_cond_broadcast(&w.more)
+            pthread_mutex_unlock(&w.lock)
             break
-        e = &w.entries[i]
-        how.flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC
-        how.mode = 0
-        how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS
-        fd = <int>syscall(SYS_openat2, w.root_fd, e.path, &how, sizeof(how))
-        if fd < 0:
-            e.failed_errno = errno
-            continue
-        EVP_DigestInit_ex(md, EVP_sha256(), NULL)
-        while True:
-            n = read(fd, buf, READ_BUF)
-            if n < 0 and errno == 4:  # EINTR
-                continue
-            if n <= 0:
-                break
-            EVP_DigestUpdate(md, buf, n)
-        if n < 0:
-            e.failed_errno = errno
-        EVP_DigestFinal_ex(md, e.content, &dl)
-        close(fd)
+        w.depth -= 1
+        dir = w.stack[w.depth]
+        pthread_mutex_unlock(&w.lock)
+        list_dir(w, dir, buf, md)
+        pthread_mutex_lock(&w.lock)
+        w.pending -= 1
+        if w.pending == 0:
+            pthread_cond_broadcast(&w.more)
+        pthread_mutex_unlock(&w.lock)
     free(buf)
     EVP_MD_CTX_free(md)
     return NULL
@@ -375,49 +440,65 @@ cdef void hash_record(EVP_MD_CTX *md, Entry *e) noexcept nogil:
         EVP_DigestUpdate(md, e.content, 32)
 
 
-cdef int digest_tree(Walk *w, unsigned char *out) noexcept nogil:
+cdef void hash_dir(EVP_MD_CTX *md, Dir *dir) noexcept nogil:
+    """The records of the listing, each directory followed by its own (pre-order)."""
+    cdef size_t i
+    for i in range(dir.n):
+        hash_record(md, &dir.entries[i])
+        if dir.entries[i].sub != NULL:
+            hash_dir(md, dir.entries[i].sub)
+
+
+cdef void free_dir(Dir *dir) noexcept nogil:
+    cdef size_t i
+    cdef Entry *e
+    if dir.entries != NULL:
+        for i in range(dir.n):
+            e = &dir.entries[i]
+            if e.sub != NULL:
+                free_dir(e.sub)
+            free(e.path)
+            free(e.link)
+            free(e.xattrs)
+        free(dir.entries)
+    free(dir)
+
+
+cdef int digest_tree(Walk *w, Dir *top, unsigned char *out) noexcept nogil:
     cdef pthread_t threads[MAX_THREADS]
     cdef int nthreads = <int>sysconf(_SC_NPROCESSORS_ONLN)
     cdef int t, started = 0
-    cdef size_t i
-    cdef Entry *root
+    cdef Entry root
     cdef EVP_MD_CTX *md
     cdef unsigned int dl
     cdef struct_stat st
-    root = add_entry(w)
-    if root == NULL:
-        return fail(w, "", 12)
-    root.path = strdup("")
+    memset(&root, 0, sizeof(root))
+    root.path = ""
     root.kind = b'd'
     if fstatat(w.root_fd, "", &st, 0x1000) < 0:  # AT_EMPTY_PATH
         return fail(w, "", errno)
     root.mode = st.st_mode & 0o7777
     root.uid = st.st_uid
     root.gid = st.st_gid
-    root.size = 0
-    root.dmajor = 0
-    root.dminor = 0
-    if walk_dir(w, w.root_fd, "") < 0:
+    if push(w, top) < 0:
         return -1
     nthreads = 1 if nthreads < 1 else (MAX_THREADS if nthreads > MAX_THREADS else nthreads)
-    for t in range(nthreads):
-        if pthread_create(&threads[t], NULL, content_worker, w) != 0:
+    for t in range(nthreads - 1):  # and this thread
+        if pthread_create(&threads[t], NULL, worker, w) != 0:
             break
         started += 1
-    if started == 0:
-        content_worker(w)
+    worker(w)
     for t in range(started):
         pthread_join(threads[t], NULL)
-    for i in range(w.n):
-        if w.entries[i].failed_errno:
-            return fail(w, w.entries[i].path, w.entries[i].failed_errno)
+    if w.err:
+        return -1
     md = EVP_MD_CTX_new()
     if md == NULL:
         return fail(w, "", 12)
     EVP_DigestInit_ex(md, EVP_sha256(), NULL)
     EVP_DigestUpdate(md, b"rktfast-tree-v1\0", 16)
-    for i in range(w.n):
-        hash_record(md, &w.entries[i])
+    hash_record(md, &root)
+    hash_dir(md, top)
     EVP_DigestFinal_ex(md, out, &dl)
     EVP_MD_CTX_free(md)
     return 0
@@ -431,27 +512,25 @@ def tree_digest(path: str) -> str:
     cdef Walk w
     cdef unsigned char out[32]
     cdef int r
-    cdef size_t i
-    w.entries = NULL
-    w.n = 0
-    w.cap = 0
-    w.next_file = 0
-    w.err = 0
-    w.errpath[0] = 0
+    cdef Dir *top = <Dir *>calloc(1, sizeof(Dir))
+    if top == NULL:
+        raise MemoryError()
+    top.path = ""
+    memset(&w, 0, sizeof(w))
     w.root_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     pthread_mutex_init(&w.lock, NULL)
+    pthread_cond_init(&w.more, NULL)
     try:
         with nogil:
-            r = digest_tree(&w, out)
+            r = digest_tree(&w, top, out)
         if r < 0:
             rel = w.errpath.decode(errors="replace")
             raise OSError(w.err, os.strerror(w.err), os.path.join(path, rel))
         return "sha256-" + (<bytes>out[:32]).hex()
     finally:
-        for i in range(w.n):
-            free(w.entries[i].path)
-            free(w.entries[i].link)
-            free(w.entries[i].xattrs)
-        free(w.entries)
+        top.path = NULL  # a literal, not ours to free
+        free_dir(top)
+        free(w.stack)
+        pthread_cond_destroy(&w.more)
         pthread_mutex_destroy(&w.lock)
         os.close(w.root_fd)
