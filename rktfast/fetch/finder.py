@@ -137,7 +137,7 @@ class Finder:
                                            manifest.name, res.size)
             res.blob_tmp = None
             if res.tree_tmp and not manifest.dependencies and not manifest.path_whitelist:
-                self.trees.adopt(tree_id([info.key]), res.tree_tmp, info.key)
+                self.trees.adopt(tree_id([info.key]), res.tree_tmp, info.key, res.tree_digest)
                 self.store.index.set_tree_size(info.key, res.tree_size)
                 res.tree_tmp = None
             return info.key

@@ -16,7 +16,8 @@ thread has finished before the exception leaves ingest_aci: an ImageError, or th
 KeyboardInterrupt itself.
 
 The blob is fsynced; the tree is not (callers that need it durable syncfs() before the
-rename, once for the whole tree).
+rename, once for the whole tree). The tree's digest is computed here, on this thread,
+while the hasher thread waits for the blob's fsync: on a disk the two overlap.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class IngestResult:
     size: int  # uncompressed tar size in bytes
     tree_size: int  # bytes of regular-file content rendered
     skipped_devices: int
+    tree_digest: str | None = None  # of tree_tmp/rootfs, for TreeStore.adopt
 
 
 def temp_name() -> str:
@@ -182,10 +184,16 @@ def ingest_aci(
         ]
         for t in threads:
             t.start()
+        tree_digest = None
         try:
             while (chunk := p.get(q_tar)) is not _END:
                 ex.feed(chunk)
             ex.finish()
+            rootfs = os.path.join(tree_tmp, "rootfs") if tree_tmp is not None else None
+            if rootfs is not None and os.path.isdir(rootfs) and not p.stop.is_set():
+                from rktfast.store.treestore import tree_digest as digest_of
+
+                tree_digest = digest_of(rootfs)
         except _Stopped:
             pass
         except BaseException as e:
@@ -206,6 +214,7 @@ def ingest_aci(
             size=totals["size"],
             tree_size=stats.file_bytes,
             skipped_devices=stats.skipped_devices,
+            tree_digest=tree_digest,
         )
     except BaseException as e:
         p.stop.set()

@@ -345,7 +345,8 @@ class RemoteFetcher:
                                        res.size, latest=latest)
         res.blob_tmp = None
         if res.tree_tmp and not manifest.dependencies and not manifest.path_whitelist:
-            self.finder.trees.adopt(tree_id([info.key]), res.tree_tmp, info.key)
+            self.finder.trees.adopt(tree_id([info.key]), res.tree_tmp, info.key,
+                                    res.tree_digest)
             self.store.index.set_tree_size(info.key, res.tree_size)
             res.tree_tmp = None
         return info.key

@@ -49,10 +49,12 @@ class TreeStore:
     def is_rendered(self, tid: str) -> bool:
         return os.path.exists(os.path.join(self.root, tid, RENDERED))
 
-    def adopt(self, tid: str, tmp_tree: str, image_key: str) -> str:
+    def adopt(self, tid: str, tmp_tree: str, image_key: str, digest: str | None = None) -> str:
         """Finish a tree rendered in ``tmp_tree`` (digest, markers) and move it into place.
-        If a complete tree with that ID exists already, the new one is discarded."""
-        digest = tree_digest(os.path.join(tmp_tree, "rootfs"))
+        If a complete tree with that ID exists already, the new one is discarded.
+        ``digest``: the tree's digest if the caller computed it already (ingest does)."""
+        if digest is None:
+            digest = tree_digest(os.path.join(tmp_tree, "rootfs"))
         for name, text in (("image", image_key), ("hash", digest)):
             with open(os.path.join(tmp_tree, name), "w") as f:
                 f.write(text)
