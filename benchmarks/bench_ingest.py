@@ -1,6 +1,6 @@
 """Fetch+render of a large gzip ACI: rktfast ingest vs tar -xzf, bsdtar, umoci unpack.
 
-    python benchmarks/bench_ingest.py [--size-mb 500]
+    python benchmarks/bench_ingest.py [--size-mb 500] [--work DIR]
 
 The ACI is built once from real trees of this machine (/usr/...) and cached under
 /var/tmp/rktfast-bench. Each run extracts into a fresh directory; targets are removed at the
@@ -100,13 +100,16 @@ print(r.image_key, r.size, r.tree_size)
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size-mb", type=int, default=500)
+    ap.add_argument("--work", metavar="DIR",
+                    help="where the tools write (default: beside the image, on its disk); a "
+                         "tmpfs here takes the disk out and compares the engines alone")
     args = ap.parse_args()
     aci, tree = build_aci(args.size_mb)
     base = os.path.dirname(aci)
     nfiles = sum(len(f) for _, _, f in os.walk(tree))
     print(f"image: {aci} ({os.path.getsize(aci) >> 20} MiB gzip, {nfiles} files)")
     layout = build_oci_layout(base, tree) if have("umoci") else None
-    work = os.path.join(base, "runs")
+    work = os.path.join(args.work or base, "runs")
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -221,9 +221,11 @@ MEMORY_SCRIPT = textwrap.dedent("""
 @pytest.mark.slow
 def test_memory_stays_bounded_for_a_1gb_image(tmp_path):
     size = 1 << 30
+    from conftest import package_env
+
     out = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT, str(tmp_path), HERE, str(size)],
-                         check=True, capture_output=True, text=True,
-                         cwd=str(tmp_path))  # not the checkout: import the installed rktfast
+                         check=True, capture_output=True, text=True, cwd=str(tmp_path),
+                         env=package_env())  # the rktfast under test, native modules included
     maxrss_kib = int(out.stdout.split()[-1])
     assert maxrss_kib < 64 * 1024, f"peak RSS {maxrss_kib} KiB"
 
