@@ -298,26 +298,35 @@ HEAVY_MODULES = {"json", "re", "enum", "ctypes", "datetime", "sqlite3", "hashlib
 
 
 def test_run_imports_no_heavy_module(pods):
-    script = ("import sys\nfrom rktfast.cli.main import main\n"
-              "sys.argv = ['rkt'] + sys.argv[1:]\nsys.exit(main())\n")
-    from conftest import package_env, rkt_command
+    from conftest import rkt_command
 
     # the default stage1 (the one installed with rktfast): the first run imports it into
     # the store, the second is the common case that is measured
+    cmd = rkt_command()
     args = pods.argv("--insecure-options=image", "run", "--net=host",
-                     "example.com/busybox", "--exec", "/bin/true")[len(rkt_command()):]
-    env = package_env()
+                     "example.com/busybox", "--exec", "/bin/true")[len(cmd):]
     first = pods(*args[3:], input="", timeout=60)
     assert first.returncode == 0, first.stderr
+    if len(cmd) == 1:  # an installed rkt script: run it under its own interpreter
+        with open(cmd[0]) as f:
+            shebang = f.readline()
+        python = shebang[2:].strip() if shebang.startswith("#!") else sys.executable
+        launcher, cwd = [python, "-X", "importtime", cmd[0]], None
+    else:  # `python -m rktfast` from a checkout: the same without runpy's own imports
+        python = cmd[0]
+        launcher = [python, "-X", "importtime", "-c",
+                    "import sys\nfrom rktfast.cli.main import main\n"
+                    "sys.argv = ['rkt'] + sys.argv[1:]\nsys.exit(main())\n"]
+        cwd = REPO
 
     def imports(*argv: str) -> set[str]:
-        r = subprocess.run([sys.executable, "-X", "importtime", *argv], capture_output=True,
-                           text=True, timeout=60, input="", env=env)
+        r = subprocess.run([*argv], capture_output=True, text=True, timeout=60, input="",
+                           cwd=cwd)
         assert r.returncode == 0, r.stderr
         return {line.rsplit("|", 1)[1].strip() for line in r.stderr.splitlines()
                 if line.startswith("import time:") and "|" in line}
 
     # what the interpreter's own start-up loads (site, .pth files) is not rkt's doing
-    imported = imports("-c", script, *args) - imports("-c", "pass")
+    imported = imports(*launcher, *args) - imports(python, "-X", "importtime", "-c", "pass")
     assert "rktfast.stage1.stage0" in imported  # the measurement saw the run path
     assert not HEAVY_MODULES & imported, sorted(HEAVY_MODULES & imported)
