@@ -1,5 +1,5 @@
 # cython: language_level=3
-"""mount(2), umount2(2) and syncfs(2) for stage0.
+"""mount(2), umount2(2), syncfs(2), unshare(2) and statx(2) for stage0.
 
 A few lines of Cython rather than ctypes: ``rkt run`` mounts an overlay per app, and
 importing ctypes (with libffi) costs more than the whole mount.
@@ -86,3 +86,17 @@ def is_mount_root(path):
     if not (st.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT):
         return None
     return bool(st.stx_attributes & STATX_ATTR_MOUNT_ROOT)
+
+
+cdef extern from "<sched.h>" nogil:
+    int c_unshare "unshare"(int flags)
+
+
+def unshare(int flags):
+    """unshare(2) for the calling thread (namespaces such as the network one are per
+    thread until a process execs)."""
+    cdef int r
+    with nogil:
+        r = c_unshare(flags)
+    if r != 0:
+        _fail("unshare")

@@ -243,12 +243,10 @@ class LayerStore:
 
 def syncfs(path: str) -> None:
     """syncfs(2) on the filesystem holding ``path``: one flush for many files."""
-    import ctypes
+    from rktfast import _syscalls
 
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        if ctypes.CDLL(None, use_errno=True).syncfs(fd) != 0:
-            err = ctypes.get_errno()
-            raise OSError(err, os.strerror(err), path)
+        _syscalls.syncfs(fd)
     finally:
         os.close(fd)

@@ -27,29 +27,21 @@ MNT_DETACH = 0x2
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 
 
-def _libc():
-    import ctypes
-
-    return ctypes.CDLL(None, use_errno=True)
-
-
 def _netns_thread(path: str, result: list) -> None:
     """In a thread of its own (namespaces are per thread): a new network namespace, bind-
     mounted at ``path``, with its loopback up. What ``unshare --net=path`` and the CNI
     loopback plugin did, without two execs."""
-    import ctypes
     import fcntl
     import socket
     import struct
     import threading
 
+    from rktfast import _syscalls
+
     try:
-        libc = _libc()
-        if libc.unshare(CLONE_NEWNET) != 0:
-            raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET)")
-        src = f"/proc/self/task/{threading.get_native_id()}/ns/net".encode()
-        if libc.mount(src, path.encode(), None, MS_BIND, None) != 0:
-            raise OSError(ctypes.get_errno(), f"bind mount of the netns on {path}")
+        _syscalls.unshare(CLONE_NEWNET)
+        src = f"/proc/self/task/{threading.get_native_id()}/ns/net"
+        _syscalls.mount(src, path, None, MS_BIND, None)
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:  # in the new netns
             req = struct.pack("16sH22x", b"lo", 0)
             flags = struct.unpack("16sH22x", fcntl.ioctl(s, SIOCGIFFLAGS, req))[1]
@@ -76,10 +68,11 @@ def create_netns(pod_dir: str) -> str:
 def remove_netns(pod_dir: str) -> None:
     path = netns_path(pod_dir)
     if os.path.exists(path):
+        from rktfast import _syscalls
+
         try:
-            if _libc().umount2(path.encode(), MNT_DETACH) != 0:
-                raise OSError
-        except (OSError, AttributeError):
+            _syscalls.umount2(path, MNT_DETACH)
+        except OSError:
             subprocess.run(["umount", "-l", path], capture_output=True)
         try:
             os.unlink(path)
