@@ -25,6 +25,7 @@ import threading
 
 REPO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, REPO)
+sys.path.insert(1, os.path.join(REPO, "tests"))  # the fixtures import their conftest
 
 from benchmarks._peers import REPEAT, Table, fresh_dir, run_timed  # noqa: E402
 from benchmarks.bench_ingest import build_aci  # noqa: E402
