@@ -122,7 +122,10 @@ def test_fetch_converts_registry_image_like_docker2aci(rkt, registry):
 
 
 def test_layers_are_squashed_with_whiteouts_links_and_dev(rkt, registry):
-    fetched_key(fetch(rkt, f"docker://{registry.host}/test/multi:1.0"))
+    key = fetched_key(fetch(rkt, f"docker://{registry.host}/test/multi:1.0"))
+    # the tree's digest, made from the extractor's content hashes while the layers were
+    # applied over each other, is the one a full re-read of the tree finds
+    rkt.ok("image", "verify", key)
     [root] = tree_rootfs(rkt)
     assert not os.path.lexists(f"{root}/etc/motd")  # .wh.motd
     assert sorted(os.listdir(f"{root}/etc/old")) == ["c"]  # opaque directory
