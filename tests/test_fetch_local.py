@@ -127,6 +127,25 @@ def test_image_ids_and_trees_after_fetch(rkt, busybox_aci):
     assert r.stdout == f'successfully verified checksum for image: "{key[:19]}" ("{key}")\n'
 
 
+def test_image_verify_rereads_the_rendered_tree(rkt, busybox_aci):
+    """The digest stored at fetch came from the extractor's own content hashes; verify
+    reads every file again, so a byte changed in place (same size, same inode) is found."""
+    key = image_key_of(busybox_aci)
+    rkt.ok("--insecure-options=image", "fetch", busybox_aci)
+    [tree] = store_snapshot(rkt)["trees"]
+    target = f"{tree}/rootfs/bin/busybox"
+    with open(target, "r+b") as f:
+        first = f.read(1)
+        f.seek(0)
+        f.write(bytes([first[0] ^ 0xFF]))
+    r = rkt("image", "verify", key)
+    assert r.returncode == 254
+    assert "has been modified" in r.stderr and r.stderr.count("\n") == 1
+    with open(target, "r+b") as f:
+        f.write(first)
+    rkt.ok("image", "verify", key)
+
+
 def test_two_parallel_fetches_leave_one_good_copy(rkt, busybox_aci):
     procs = [subprocess.Popen(rkt.argv("--insecure-options=image", "fetch", busybox_aci),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
