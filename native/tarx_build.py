@@ -30,7 +30,6 @@ ffibuilder.set_source(
     # setuptools wants sources relative to setup.py (the working directory of a build).
     sources=[os.path.relpath(os.path.join(SRC, s)) for s in SOURCES],
     include_dirs=[SRC],
-    libraries=["crypto"],  # SHA-256 of file contents as they are written (hash_files)
     extra_compile_args=["-O2", "-std=gnu11", "-Wall", "-Wno-unused-parameter"],
 )
 

@@ -19,12 +19,6 @@ algorithm can change later without ambiguity.
 Directories are opened with openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS and files by one
 name with O_NOFOLLOW below them: a tree tampered into pointing outside fails instead of
 hashing the host.
-
-``known``: the content digests the extractor computed while it wrote the files of a tree it
-has just rendered (``TarExtractor.file_hashes()``, records of inode, size and SHA-256). A
-regular file whose inode and size match a record is not read again; everything else about
-it (path, mode, owner, xattrs) still comes from the walk. Only the process that wrote the
-tree, into a directory nobody else writes, may pass them: ``image verify`` never does.
 """
 
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
@@ -77,10 +71,6 @@ cdef extern from "<linux/openat2.h>" nogil:
 
 cdef extern from "<unistd.h>" nogil:
     long syscall(long number, ...)
-
-DEF NR_LISTXATTRAT = 465  # Linux 6.13, the same number on every architecture
-DEF ENOSYS = 38
-cdef int have_listxattrat = 1  # cleared on the first ENOSYS
 
 cdef extern from "<pthread.h>" nogil:
     ctypedef unsigned long pthread_t
@@ -138,17 +128,8 @@ cdef struct Dir:
     size_t n
 
 
-cdef struct Known:
-    uint64_t ino
-    uint64_t size
-    unsigned char sha256[32]
-
-
 cdef struct Walk:
     int root_fd
-    dev_t root_dev
-    Known *known      # open-addressing table by inode (ino 0 = empty slot), or NULL
-    size_t known_mask
     Dir **stack       # directories waiting to be listed
     size_t depth, cap
     size_t pending    # directories pushed and not finished
@@ -196,16 +177,9 @@ cdef int read_xattrs(Walk *w, Entry *e, int dfd, const char *name, int fd) noexc
     cdef size_t n = 0, i, off = 0, need, kl
     cdef char *p
     cdef uint32_t l32
-    global have_listxattrat
     if fd < 0:
         snprintf(proc, sizeof(proc), "/proc/self/fd/%d/%s", dfd, name)
-        nl = -1
-        if have_listxattrat:  # no walk through /proc for the common answer, "none"
-            nl = syscall(NR_LISTXATTRAT, dfd, name, AT_SYMLINK_NOFOLLOW, names, sizeof(names))
-            if nl < 0 and errno == ENOSYS:
-                have_listxattrat = 0
-        if not have_listxattrat:
-            nl = llistxattr(proc, names, sizeof(names))
+        nl = llistxattr(proc, names, sizeof(names))
     else:
         nl = flistxattr(fd, names, sizeof(names))
     if nl <= 0:
@@ -301,44 +275,6 @@ cdef int hash_content(Walk *w, Entry *e, int fd, unsigned char *buf, EVP_MD_CTX 
     return fail(w, e.path, errno) if n < 0 else 0
 
 
-cdef size_t known_slot(Walk *w, uint64_t ino) noexcept nogil:
-    cdef size_t i = <size_t>(ino * 0x9E3779B97F4A7C15ULL) & w.known_mask
-    while w.known[i].ino != 0 and w.known[i].ino != ino:
-        i = (i + 1) & w.known_mask
-    return i
-
-
-cdef const Known *known_content(Walk *w, struct_stat *st) noexcept nogil:
-    """The extractor's record for this file, if it wrote it (same inode and size)."""
-    cdef size_t i
-    if w.known == NULL or st.st_dev != w.root_dev:
-        return NULL
-    i = known_slot(w, st.st_ino)
-    if w.known[i].ino == 0 or w.known[i].size != <uint64_t>st.st_size:
-        return NULL
-    return &w.known[i]
-
-
-cdef int load_known(Walk *w, const unsigned char *recs, size_t n) noexcept nogil:
-    """Fill the table from records in creation order: a later record for an inode (a
-    number freed and reused) replaces the earlier one."""
-    cdef size_t cap = 16, i, j
-    cdef Known r
-    while cap < 2 * n:
-        cap *= 2
-    w.known = <Known *>calloc(cap, sizeof(Known))
-    if w.known == NULL:
-        return -1
-    w.known_mask = cap - 1
-    for i in range(n):
-        memcpy(&r, recs + i * sizeof(Known), sizeof(Known))
-        if r.ino == 0:
-            continue
-        j = known_slot(w, r.ino)
-        w.known[j] = r
-    return 0
-
-
 cdef int push(Walk *w, Dir *d) noexcept nogil:
     cdef Dir **grown
     pthread_mutex_lock(&w.lock)
@@ -405,12 +341,7 @@ cdef int list_dir(Walk *w, Dir *dir, unsigned char *buf, EVP_MD_CTX *md) noexcep
         e.mode = st.st_mode & 0o7777
         e.uid = st.st_uid
         e.gid = st.st_gid
-        if S_ISREG(st.st_mode) and known_content(w, &st) != NULL:
-            e.kind = b'f'
-            e.size = st.st_size
-            memcpy(e.content, known_content(w, &st).sha256, 32)
-            r = read_xattrs(w, e, dfd, names[i], -1)
-        elif S_ISREG(st.st_mode):
+        if S_ISREG(st.st_mode):
             e.kind = b'f'
             e.size = st.st_size
             # O_NONBLOCK: a file swapped for a fifo meanwhile must not hang us
@@ -573,44 +504,33 @@ cdef int digest_tree(Walk *w, Dir *top, unsigned char *out) noexcept nogil:
     return 0
 
 
-def tree_digest(path: str, known: bytes = b"") -> str:
+def tree_digest(path: str) -> str:
     """The digest of the tree at ``path``: ``"sha256-" + 64 hex``. Raises OSError when an
-    entry cannot be read (including a symlink where a regular file's path should be).
-    ``known``: the extractor's content records of a tree it just wrote (module docstring)."""
+    entry cannot be read (including a symlink where a regular file's path should be)."""
     import os
 
-    if len(known) % sizeof(Known):
-        raise ValueError("known: not a whole number of content records")
-    cdef const unsigned char[:] recs = known
     cdef Walk w
     cdef unsigned char out[32]
     cdef int r
-    cdef Dir *top
+    cdef Dir *top = <Dir *>calloc(1, sizeof(Dir))
+    if top == NULL:
+        raise MemoryError()
+    top.path = ""
     memset(&w, 0, sizeof(w))
     w.root_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    pthread_mutex_init(&w.lock, NULL)
+    pthread_cond_init(&w.more, NULL)
     try:
-        w.root_dev = os.fstat(w.root_fd).st_dev
-        if len(known) and load_known(&w, &recs[0], len(known) // sizeof(Known)) < 0:
-            raise MemoryError()
-        top = <Dir *>calloc(1, sizeof(Dir))
-        if top == NULL:
-            raise MemoryError()
-        top.path = ""
-        pthread_mutex_init(&w.lock, NULL)
-        pthread_cond_init(&w.more, NULL)
-        try:
-            with nogil:
-                r = digest_tree(&w, top, out)
-            if r < 0:
-                rel = w.errpath.decode(errors="replace")
-                raise OSError(w.err, os.strerror(w.err), os.path.join(path, rel))
-            return "sha256-" + (<bytes>out[:32]).hex()
-        finally:
-            top.path = NULL  # a literal, not ours to free
-            free_dir(top)
-            free(w.stack)
-            pthread_cond_destroy(&w.more)
-            pthread_mutex_destroy(&w.lock)
+        with nogil:
+            r = digest_tree(&w, top, out)
+        if r < 0:
+            rel = w.errpath.decode(errors="replace")
+            raise OSError(w.err, os.strerror(w.err), os.path.join(path, rel))
+        return "sha256-" + (<bytes>out[:32]).hex()
     finally:
-        free(w.known)
+        top.path = NULL  # a literal, not ours to free
+        free_dir(top)
+        free(w.stack)
+        pthread_cond_destroy(&w.more)
+        pthread_mutex_destroy(&w.lock)
         os.close(w.root_fd)

@@ -128,8 +128,8 @@ def test_image_ids_and_trees_after_fetch(rkt, busybox_aci):
 
 
 def test_image_verify_rereads_the_rendered_tree(rkt, busybox_aci):
-    """The digest stored at fetch came from the extractor's own content hashes; verify
-    reads every file again, so a byte changed in place (same size, same inode) is found."""
+    """verify reads every file of the rendered tree again, so a byte changed in place (same
+    size, same inode, same owner and mode) is found."""
     key = image_key_of(busybox_aci)
     rkt.ok("--insecure-options=image", "fetch", busybox_aci)
     [tree] = store_snapshot(rkt)["trees"]

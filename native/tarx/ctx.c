@@ -8,8 +8,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "tarx_internal.h"
 
 /* The umask decides which created modes need a chmod. umask(2) would change it for every
@@ -68,8 +66,6 @@ tarx_ctx *tarx_new(int root_fd, const struct tarx_options *opts, char *err, size
     ctx->umask = current_umask();
     if (!ctx->keep_prefix_len || opts->strip_prefix)
         ctx->tree_fd = ctx->root_fd;
-    if (opts->hash_files && !opts->list_only && !(ctx->md = EVP_MD_CTX_new()))
-        goto oom;
     return ctx;
 oom:
     snprintf(ctx->err, sizeof ctx->err, "out of memory");
@@ -122,7 +118,5 @@ void tarx_free(tarx_ctx *ctx)
     free(ctx->parent_path);
     free(ctx->entry.path);
     free(ctx->entry.link);
-    EVP_MD_CTX_free(ctx->md);
-    free(ctx->hashes);
     free(ctx);
 }

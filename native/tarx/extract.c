@@ -20,8 +20,6 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "tarx_internal.h"
 
 void tarx_close_parent(struct tarx_ctx *ctx)
@@ -234,40 +232,7 @@ static int create_file(struct tarx_ctx *ctx, int pfd, const char *name, struct t
         return tarx_fail_errno(ctx, errno, "%s: create", e->path);
     ctx->out_fd = fd;
     ctx->sink = SINK_FILE;
-    if (ctx->md && !EVP_DigestInit_ex(ctx->md, EVP_sha256(), NULL))
-        return tarx_fail(ctx, "%s: SHA-256 init failed", e->path);
     return 0;
-}
-
-/* The record of a finished file for tarx_file_hashes: its inode (from the fd we wrote,
-   so it is the file we made) and the digest of what we wrote into it. */
-static int record_hash(struct tarx_ctx *ctx, int fd)
-{
-    struct stat st;
-    if (fstat(fd, &st) < 0)
-        return tarx_fail_errno(ctx, errno, "%s: stat", ctx->entry.path);
-    if (ctx->nhashes == ctx->caphashes) {
-        size_t cap = ctx->caphashes ? ctx->caphashes * 2 : 1024;
-        struct tarx_file_hash *h = realloc(ctx->hashes, cap * sizeof *h);
-        if (!h)
-            return tarx_fail(ctx, "out of memory");
-        ctx->hashes = h;
-        ctx->caphashes = cap;
-    }
-    struct tarx_file_hash *h = &ctx->hashes[ctx->nhashes];
-    unsigned int len = 0;
-    if (!EVP_DigestFinal_ex(ctx->md, h->sha256, &len) || len != sizeof h->sha256)
-        return tarx_fail(ctx, "%s: SHA-256 failed", ctx->entry.path);
-    h->ino = st.st_ino;
-    h->size = (uint64_t)st.st_size;
-    ctx->nhashes++;
-    return 0;
-}
-
-const struct tarx_file_hash *tarx_file_hashes(tarx_ctx *ctx, size_t *count)
-{
-    *count = ctx->nhashes;
-    return ctx->hashes;
 }
 
 int tarx_write_data(struct tarx_ctx *ctx, const char *p, size_t n)
@@ -279,8 +244,6 @@ int tarx_write_data(struct tarx_ctx *ctx, const char *p, size_t n)
                 continue;
             return tarx_fail_errno(ctx, errno, "%s: write", ctx->entry.path);
         }
-        if (ctx->md && !EVP_DigestUpdate(ctx->md, p, (size_t)w))
-            return tarx_fail(ctx, "%s: SHA-256 failed", ctx->entry.path);
         p += w;
         n -= (size_t)w;
         ctx->stats.file_bytes += (uint64_t)w;
@@ -297,10 +260,6 @@ int tarx_end_file(struct tarx_ctx *ctx)
     ctx->out_fd = -1;
     ctx->sink = SINK_SKIP;
     struct timespec ts[2] = {{0, UTIME_OMIT}, e->mtime};
-    if (ctx->md && record_hash(ctx, fd) < 0) {
-        close(fd);
-        return -1;
-    }
     if (finish_fd(ctx, fd, e, 1) < 0 || futimens(fd, ts) < 0) {
         if (!ctx->failed)
             tarx_fail_errno(ctx, errno, "%s: setting mtime", e->path);

@@ -46,8 +46,6 @@ struct tarx_options {
     int same_owner;
     /* Parse and validate only (manifest capture, ACI checks); root_fd may be -1. */
     int list_only;
-    /* Hash every regular file's content (SHA-256) as it is written: see tarx_file_hashes. */
-    int hash_files;
 };
 
 struct tarx_stats {
@@ -57,15 +55,6 @@ struct tarx_stats {
     uint64_t archive_bytes;   /* bytes of tar stream consumed */
     uint64_t skipped_devices; /* device nodes outside the safe set, not created */
     uint64_t ignored;         /* entries outside keep_prefix or the whitelist */
-};
-
-/* A regular file the extractor created (always a new inode: files are opened O_EXCL), with
-   the SHA-256 of exactly the bytes it wrote. An inode number freed and reused later in the
-   same extraction appears again: the later record is the valid one. */
-struct tarx_file_hash {
-    uint64_t ino;
-    uint64_t size;
-    unsigned char sha256[32];
 };
 
 typedef struct tarx_ctx tarx_ctx;
@@ -79,9 +68,6 @@ const char *tarx_error(tarx_ctx *ctx);
 /* The captured manifest (ACI mode); NULL when there was none. Valid until tarx_free. */
 const char *tarx_manifest(tarx_ctx *ctx, size_t *len);
 void tarx_get_stats(tarx_ctx *ctx, struct tarx_stats *out);
-/* With opts.hash_files: the records of the files created so far, in creation order. Valid
-   until the next feed or tarx_free. */
-const struct tarx_file_hash *tarx_file_hashes(tarx_ctx *ctx, size_t *count);
 void tarx_free(tarx_ctx *ctx);
 
 /* Writes the tree below dir_fd as a pax/ustar stream to out_fd, names sorted bytewise.

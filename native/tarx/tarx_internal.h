@@ -119,11 +119,6 @@ struct tarx_ctx {
     struct tarx_dirtime *dirtimes;
     size_t ndirtimes, capdirtimes;
 
-    /* content hashes (opts.hash_files) */
-    struct evp_md_ctx_st *md; /* EVP_MD_CTX of the file being written */
-    struct tarx_file_hash *hashes;
-    size_t nhashes, caphashes;
-
     struct tarx_stats stats;
     int failed;
     char err[TARX_ERRLEN];

@@ -32,7 +32,7 @@ from rktfast.errors import ImageError, RktError, StoreError
 from rktfast.fetch.progress import ProgressBar
 from rktfast.store.index import RemoteInfo, now_ns
 from rktfast.store.locks import FdLock
-from rktfast.store.treestore import tree_digest, tree_id
+from rktfast.store.treestore import tree_id
 
 MAX_PARALLEL = 4
 
@@ -217,8 +217,7 @@ class DockerFetch:
         info = self.store.commit_image(sq.key, sq.blob_tmp, manifest_bytes, name, sq.size,
                                        latest=tag == "latest")
         sq.blob_tmp = None
-        digest = tree_digest(os.path.join(sq.tree_tmp, "rootfs"), sq.file_hashes)
-        self.finder.trees.adopt(tree_id([info.key]), sq.tree_tmp, info.key, digest)
+        self.finder.trees.adopt(tree_id([info.key]), sq.tree_tmp, info.key)
         sq.tree_tmp = None
         self.store.index.set_tree_size(info.key, sq.tree_size)
         return info.key

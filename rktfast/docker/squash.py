@@ -32,7 +32,6 @@ class SquashedImage:
     tree_tmp: str  # contains rootfs/
     size: int  # bytes of the ACI tar
     tree_size: int  # bytes of regular-file content rendered
-    file_hashes: bytes = b""  # the extractor's content records, for tree_digest(known=...)
 
 
 class LayerFeed:
@@ -41,15 +40,13 @@ class LayerFeed:
     def __init__(self, rootfs: str):
         self.rootfs = rootfs
         self.file_bytes = 0
-        self.file_hashes: list[bytes] = []
 
     def apply(self, layer_path: str, what: str) -> None:
         try:
             f = open(layer_path, "rb")
         except OSError as e:
             raise ImageError(f"{what}: cannot open the stored layer", e) from e
-        with f, TarExtractor(self.rootfs, whiteouts=True, overwrite=True,
-                             hash_files=True) as ex:
+        with f, TarExtractor(self.rootfs, whiteouts=True, overwrite=True) as ex:
             try:
                 while chunk := f.read(CHUNK):
                     ex.feed(chunk)
@@ -57,7 +54,6 @@ class LayerFeed:
             except ImageError as e:
                 raise ImageError(f"{what}: {e.message}", e.cause) from None
             self.file_bytes += ex.stats.file_bytes
-            self.file_hashes.append(ex.file_hashes())
 
 
 def add_dev_links(rootfs: str, mtime: int) -> None:
@@ -149,5 +145,4 @@ def squash(layers: Iterable[tuple[str, str]], manifest: bytes, tmp_dir: str, *,
     except BaseException:
         shutil.rmtree(tree_tmp, ignore_errors=True)
         raise
-    return SquashedImage(key, blob_tmp, tree_tmp, size, feed.file_bytes,
-                         b"".join(feed.file_hashes))
+    return SquashedImage(key, blob_tmp, tree_tmp, size, feed.file_bytes)

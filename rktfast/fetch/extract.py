@@ -62,7 +62,6 @@ class TarExtractor:
         same_owner: bool | None = None,
         manifest_max: int = MANIFEST_MAX,
         list_only: bool = False,
-        hash_files: bool = False,
     ):
         self._ctx = ffi.NULL
         opts = ffi.new("struct tarx_options *")
@@ -85,7 +84,6 @@ class TarExtractor:
         opts.gid_shift = gid_shift
         opts.same_owner = -1 if same_owner is None else int(same_owner)
         opts.list_only = int(list_only)
-        opts.hash_files = int(hash_files)
         err = ffi.new("char[]", 1024)
         if root is None or isinstance(root, int):
             root = -1 if root is None else root
@@ -128,13 +126,6 @@ class TarExtractor:
             s.entries, s.files, s.file_bytes, s.archive_bytes, s.skipped_devices, s.ignored
         )
 
-    def file_hashes(self) -> bytes:
-        """With ``hash_files``: the packed ``struct tarx_file_hash`` records (inode, size,
-        SHA-256 of the bytes written) of the files created, for tree_digest(known=...)."""
-        n = ffi.new("size_t *")
-        p = lib.tarx_file_hashes(self._ctx, n)
-        return b"" if n[0] == 0 else ffi.buffer(p, n[0] * ffi.sizeof("struct tarx_file_hash"))[:]
-
     def close(self) -> None:
         if self._ctx != ffi.NULL:
             lib.tarx_free(self._ctx)
@@ -161,22 +152,21 @@ def _extract_file(path: str, ex: TarExtractor) -> None:
     ex.finish()
 
 
-def render_blobs(blob_paths: list[str], tree_dir: str, whitelist: list[str] | None = None,
-                 hash_files: bool = False) -> bytes:
+def render_blobs(blob_paths: list[str], tree_dir: str, whitelist: list[str] | None = None) -> int:
     """Renders the rootfs of several uncompressed ACI blobs, in order, into
     ``tree_dir/rootfs`` (later images win: an entry replaces what an earlier image put at
     its path, a symlinked directory is replaced, not followed). ``whitelist`` is the
-    appc pathWhitelist of the top image (``/bin/sh`` style). With ``hash_files``, returns
-    the content records of the files written, in order, for tree_digest(known=...)."""
+    appc pathWhitelist of the top image (``/bin/sh`` style). Returns the bytes of
+    regular-file content written."""
     os.makedirs(os.path.join(tree_dir, "rootfs"), exist_ok=True)
-    hashes = []
+    total = 0
     wl = [p.lstrip("/") for p in whitelist] if whitelist else None
     for blob in blob_paths:
         with TarExtractor(tree_dir, keep_prefix="rootfs", aci=True, whitelist=wl,
-                          overwrite=True, hash_files=hash_files) as ex:
+                          overwrite=True) as ex:
             _extract_file(blob, ex)
-            hashes.append(ex.file_hashes())
-    return b"".join(hashes)
+            total += ex.stats.file_bytes
+    return total
 
 
 def extract_rootfs(blob_path: str, out_dir: str, rootfs_only: bool) -> None:

@@ -17,9 +17,7 @@ KeyboardInterrupt itself.
 
 The blob is fsynced; the tree is not (callers that need it durable syncfs() before the
 rename, once for the whole tree). The tree's digest is computed here, on this thread,
-while the hasher thread waits for the blob's fsync: on a disk the two overlap. The
-extractor hashes every file's content as it writes it, so the digest walk only stats the
-tree and reads no file again.
+while the hasher thread waits for the blob's fsync: on a disk the two overlap.
 """
 
 from __future__ import annotations
@@ -173,7 +171,7 @@ def ingest_aci(
             os.mkdir(tree_tmp, 0o755)
         wl = [w.lstrip("/") for w in whitelist] if whitelist else None
         ex = TarExtractor(tree_tmp, keep_prefix="rootfs", aci=True, whitelist=wl,
-                          list_only=tree_tmp is None, hash_files=tree_tmp is not None)
+                          list_only=tree_tmp is None)
         sha = hashlib.sha512()
         q_hash: queue.Queue = queue.Queue(QUEUE_CHUNKS)
         q_tar: queue.Queue = queue.Queue(QUEUE_CHUNKS)
@@ -195,7 +193,7 @@ def ingest_aci(
             if rootfs is not None and os.path.isdir(rootfs) and not p.stop.is_set():
                 from rktfast.store.treestore import tree_digest as digest_of
 
-                tree_digest = digest_of(rootfs, ex.file_hashes())
+                tree_digest = digest_of(rootfs)
         except _Stopped:
             pass
         except BaseException as e:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from rktfast.errors import StoreError
-from rktfast.store.treestore import tree_digest, tree_id
+from rktfast.store.treestore import tree_id
 
 TYPE_CHECKING = False  # typing is not imported at run time
 if TYPE_CHECKING:
@@ -72,9 +72,8 @@ def render_image(store: ImageStore, trees: TreeStore, key: str) -> str:
     tmp = os.path.join(trees.tmp_dir, f".tmp-{os.getpid()}-tree-{os.urandom(6).hex()}")
     os.makedirs(tmp, mode=0o700)
     try:
-        known = render_blobs([store.blob_path(k) for k in chain], tmp, whitelist=whitelist,
-                             hash_files=True)
-        trees.adopt(tid, tmp, key, tree_digest(os.path.join(tmp, "rootfs"), known))
+        render_blobs([store.blob_path(k) for k in chain], tmp, whitelist=whitelist)
+        trees.adopt(tid, tmp, key)
     except BaseException:
         trees.discard(tmp)
         raise

@@ -25,11 +25,9 @@ def tree_id(chain: list[str]) -> str:
     return "deps-sha512-" + sha512(",".join(chain).encode()).hexdigest()[:64]
 
 
-def tree_digest(rootfs: str, known: bytes = b"") -> str:
-    """``known``: content records from the extractor that just wrote this tree, whose
-    files then need no second read (see rktfast._treedigest)."""
+def tree_digest(rootfs: str) -> str:
     from rktfast._treedigest import tree_digest as native_digest
-    return native_digest(rootfs, known)
+    return native_digest(rootfs)
 
 
 class TreeStore:
