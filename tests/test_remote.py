@@ -341,6 +341,29 @@ def test_cut_download_resumes(net, rkt, key, tmp_path):
     assert r2.stdout == r.stdout
 
 
+def test_image_gc_removes_partial_downloads_nobody_resumed(net, rkt, key, tmp_path):
+    data, sig = signed(key, big_aci(tmp_path))
+    net.site.file("images.example.com", "/big.aci.asc", sig)
+    net.site.file("images.example.com", "/big.aci", data, etag='"big-1"',
+                  cut_after=len(data) // 2)
+    trust(net, rkt, key, "example.com/app")
+    assert net.rkt(rkt, "fetch", "https://images.example.com/big.aci").returncode == 254
+    tmp = os.path.join(rkt.data, "cas", "tmp")
+    [partial] = [n for n in os.listdir(tmp) if n.startswith("partial-")
+                 and not n.endswith(".json")]
+    assert sorted(os.listdir(tmp)) == [partial, partial + ".json"]
+    rkt.ok("image", "gc")  # younger than the grace period: kept for a resume
+    assert sorted(os.listdir(tmp)) == [partial, partial + ".json"]
+    import fcntl
+
+    with open(os.path.join(tmp, partial), "rb") as f:  # a fetch resuming it holds its lock
+        fcntl.flock(f, fcntl.LOCK_EX)
+        rkt.ok("image", "gc", "--grace-period=0s")
+        assert partial in os.listdir(tmp)
+    rkt.ok("image", "gc", "--grace-period=0s")
+    assert os.listdir(tmp) == []
+
+
 def test_resume_against_a_changed_image_starts_over(net, rkt, key, tmp_path):
     old, _ = signed(key, big_aci(tmp_path, version="1.0"))
     new, new_sig = signed(key, big_aci(tmp_path, version="2.0"))

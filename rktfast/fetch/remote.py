@@ -161,6 +161,37 @@ class _Partial:
             pass
 
 
+def remove_stale_partials(tmp_dir: str, cutoff_ns: int) -> list[str]:
+    """image gc: delete the partial downloads (and their ``.json``) last written before
+    ``cutoff_ns`` that no fetch is resuming (their flock is free). Returns their paths."""
+    removed = []
+    try:
+        names = os.listdir(tmp_dir)
+    except FileNotFoundError:
+        return removed
+    for name in names:
+        if not name.startswith(PARTIAL_PREFIX) or name.endswith(".json"):
+            continue
+        path = os.path.join(tmp_dir, name)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.fstat(fd).st_mtime_ns >= cutoff_ns:
+                continue
+            # a fetch that opens the name from now on makes a new file (see _Partial)
+            _Partial._unlink(path)
+            _Partial._unlink(path + ".json")
+            removed.append(path)
+        except BlockingIOError:
+            pass  # being downloaded right now
+        finally:
+            os.close(fd)
+    return removed
+
+
 class _PartialTee:
     """The stream ingest reads: the bytes an earlier, interrupted download left in the
     partial file, then the response body, copied into the partial file as it passes."""

@@ -1,7 +1,8 @@
 """Garbage collection of the image store (SPEC §4 "image gc").
 
 Trees no pod references are removed, then images unused for the grace period, then whatever
-a crash left behind: temp files of dead processes and blobs that no index row names.
+a crash left behind: temp files of dead processes, interrupted downloads left for a resume
+that did not come within the grace period, and blobs that no index row names.
 """
 
 from __future__ import annotations
@@ -80,6 +81,9 @@ def collect(store: ImageStore, trees: TreeStore, grace_ns: int,
         on_image(info.key)
         removed += 1
     store.clean_tmp()
+    from rktfast.fetch.remote import remove_stale_partials
+
+    remove_stale_partials(store.tmp_dir, cutoff)  # interrupted downloads nobody resumed
     _remove_orphan_blobs(store)
     from rktfast.docker.layers import LayerStore
 
