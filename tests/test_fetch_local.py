@@ -114,6 +114,40 @@ def test_tampered_image_is_rejected(rkt, busybox_aci, tmp_path):
     assert store_snapshot(rkt)["rows"] == []
 
 
+def test_key_trusted_for_another_prefix_does_not_sign_this_image(rkt, busybox_aci, tmp_path):
+    """The signature is checked while the image streams in, with every trusted key that has
+    the signer's id, before the image's name is known: trusting that key for another
+    prefix must still not let it sign this one."""
+    aci = tmp_path / "busybox.aci"
+    shutil.copy(busybox_aci, aci)
+    key = make_key(tmp_path)
+    key.sign(aci)
+    rkt.ok("trust", "--skip-fingerprint-review", "--prefix=example.com/other", key.public_path)
+    r = rkt("fetch", str(aci))
+    assert r.returncode == 254
+    assert "openpgp: signature made by unknown entity" in r.stderr
+    assert store_snapshot(rkt)["rows"] == []
+    rkt.ok("trust", "--skip-fingerprint-review", "--prefix=example.com/busybox",
+           key.public_path)
+    assert "image: signature verified:" in rkt.ok("fetch", str(aci)).stderr
+
+
+def test_signature_covers_bytes_after_the_compressed_stream(rkt, busybox_aci, tmp_path):
+    """NUL padding after the gzip stream (as some tools leave) is signed too: it must all
+    reach the check, though the image ends before it."""
+    aci = tmp_path / "busybox.aci"
+    aci.write_bytes(open(busybox_aci, "rb").read() + b"\0" * (3 << 20))
+    key = make_key(tmp_path)
+    key.sign(aci)
+    rkt.ok("trust", "--skip-fingerprint-review", "--prefix=example.com", key.public_path)
+    assert rkt.ok("fetch", str(aci)).stdout.strip() == image_key_of(busybox_aci)[:39]
+    signed = aci.read_bytes()
+    aci.write_bytes(signed[:-1] + b"\1")  # one byte changed in the padding only
+    r = rkt("fetch", "--pull-policy=update", str(aci))
+    assert r.returncode == 254
+    assert "openpgp: invalid signature: hash tag doesn't match" in r.stderr
+
+
 def test_image_ids_and_trees_after_fetch(rkt, busybox_aci):
     key = image_key_of(busybox_aci)
     rkt.ok("--insecure-options=image", "fetch", busybox_aci)

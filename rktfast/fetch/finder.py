@@ -112,6 +112,7 @@ class Finder:
         from rktfast.fetch.ingest import ingest_aci
 
         self.debug(f"using image from file {path}")
+        check = None
         if not self.opts.insecure_image:
             sig_path = signature or path + ".asc"
             try:
@@ -124,15 +125,20 @@ class Finder:
             src = open(path, "rb")
         except OSError as e:
             raise ImageError(f'unable to fetch image from file "{path}"', e) from e
-        with src:
-            tree_tmp_dir = self.store.tmp_dir if self.opts.render else None
-            res = ingest_aci(src, blob_dir=self.store.tmp_dir, tree_dir=tree_tmp_dir)
+        res = None
         try:
+            if not self.opts.insecure_image:
+                check = self.start_check(sig_bytes)
+            reader = check.reader(src) if check else src
+            tree_tmp_dir = self.store.tmp_dir if self.opts.render else None
+            res = ingest_aci(reader, blob_dir=self.store.tmp_dir, tree_dir=tree_tmp_dir)
+            while check and reader.read(1 << 20):
+                pass  # bytes after the end of the compressed stream: the signature covers them
             manifest = check_manifest(res.manifest)
             if self.opts.insecure_image:
                 self._warn_insecure()
             else:
-                self.verify(manifest.name, path, sig_bytes)
+                self.verify(manifest.name, path, sig_bytes, check)
             info = self.store.commit_image(res.image_key, res.blob_tmp, res.manifest,
                                            manifest.name, res.size)
             res.blob_tmp = None
@@ -142,16 +148,31 @@ class Finder:
                 res.tree_tmp = None
             return info.key
         finally:
-            if res.blob_tmp and os.path.exists(res.blob_tmp):
+            src.close()
+            if check:
+                check.close()
+            if res and res.blob_tmp and os.path.exists(res.blob_tmp):
                 os.unlink(res.blob_tmp)
-            if res.tree_tmp:
+            if res and res.tree_tmp:
                 self.trees.discard(res.tree_tmp)
 
-    def verify(self, name: str, data_path: str, sig_bytes: bytes) -> None:
+    def start_check(self, sig_bytes: bytes):
+        """A signature check to feed the image's bytes to while they are ingested (None
+        when it cannot start early: verify() then reads the file afterwards)."""
+        from rktfast.trust.verify import StreamedCheck
+
+        return StreamedCheck.start(self.opts.keystore, sig_bytes)
+
+    def verify(self, name: str, data_path: str, sig_bytes: bytes, check=None) -> None:
+        """Check the signature of the image at ``data_path`` for ``name``; ``check``: the
+        streamed check that has seen all of its bytes already."""
         from rktfast.trust.verify import verify_signature
 
         try:
-            identities = verify_signature(self.opts.keystore, name, data_path, sig_bytes)
+            if check is not None:
+                identities = check.finish(name)
+            else:
+                identities = verify_signature(self.opts.keystore, name, data_path, sig_bytes)
         except TrustError as e:
             if "unknown entity" in str(e):
                 self.log("If you expected the signing key to change, try running:")

@@ -332,7 +332,17 @@ class RemoteFetcher:
             if sig is not None and name is not None:
                 self._check_signer(name, sig)
 
-        dl = self._download(aci_url, rem)
+        # with the signature in hand, check it while the image's bytes pass
+        check = self.finder.start_check(sig) if verify and sig is not None else None
+        try:
+            dl = self._download(aci_url, rem, check)
+        except BaseException:
+            if check:
+                check.close()
+            raise
+        if dl.cached_key is not None or dl.not_modified:
+            if check:
+                check.close()
         if dl.cached_key is not None:
             return dl.cached_key
         if dl.not_modified:
@@ -355,7 +365,7 @@ class RemoteFetcher:
             if name is not None:
                 check_name_and_labels(manifest, name, labels)
             if verify:
-                self.finder.verify(name or manifest.name, partial.path, sig)
+                self.finder.verify(name or manifest.name, partial.path, sig, check)
             key = self._commit(res, manifest, latest)
             self.store.index.put_remote(RemoteInfo(aci_url, asc_location, dl.etag, key,
                                                    dl.max_age, now_ns()))
@@ -366,6 +376,8 @@ class RemoteFetcher:
             partial.remove()
             raise
         finally:
+            if check:
+                check.close()
             partial.close()
             self._discard(res)
 
@@ -473,7 +485,9 @@ class RemoteFetcher:
 
     # -- the image download ---------------------------------------------------------------
 
-    def _download(self, url: str, rem: RemoteInfo | None) -> _Download:
+    def _download(self, url: str, rem: RemoteInfo | None, check=None) -> _Download:
+        """Download (or resume) and ingest the image; ``check``: a streamed signature check
+        to feed every byte of it to, from the first."""
         from rktfast.fetch.ingest import ingest_aci
 
         started = now_ns()
@@ -503,11 +517,17 @@ class RemoteFetcher:
             limit = replay + length if length is not None else max_download_bytes()
             tee = _PartialTee(partial, replay, resp, limit)
             tmp = self.store.tmp_dir
+            res = None
             try:
-                res = ingest_aci(tee, blob_dir=tmp,
+                src = check.reader(tee) if check else tee
+                res = ingest_aci(src, blob_dir=tmp,
                                  tree_dir=tmp if self.finder.opts.render else None,
                                  progress=bar.add)
+                # bytes after the end of the compressed stream: the signature covers them
+                while src.read(READ_CHUNK):
+                    pass
             except BaseException as e:
+                self._discard(res)
                 bar.abort()
                 resumable = (tee.interrupted is not None or isinstance(e, KeyboardInterrupt)) \
                     and validator is not None

@@ -125,6 +125,25 @@ class Keystore:
         cert = load_trusted_key_file(path)
         trusted[cert.fingerprint] = cert
 
+    def all_certs(self) -> list[pysequoia.Cert]:
+        """Every key file of every layer, root and any prefix, masks ignored: the keys a
+        signature may turn out to be checked with before the image's name is known. Files
+        that do not parse are skipped (keyring_for reports them)."""
+        found: dict[str, pysequoia.Cert] = {}
+        for layer in self.layers:
+            for top in (layer.root, layer.prefix):
+                for dirpath, _dirs, files in os.walk(top):
+                    for name in sorted(files):
+                        path = os.path.join(dirpath, name)
+                        try:
+                            if os.lstat(path).st_size == 0:
+                                continue
+                            cert = load_trusted_key_file(path)
+                        except (OSError, TrustError):
+                            continue
+                        found[cert.fingerprint] = cert
+        return list(found.values())
+
     def has_keys_for(self, name: str) -> bool:
         """True when a non-empty key file sits directly in ``prefix.d/<name>`` or in the
         ``prefix.d`` directory of a parent path of name (any layer).

@@ -175,31 +175,147 @@ def _verify(keystore: Keystore, name: str, signature: bytes, *, file: str | None
     return identities(signer)
 
 
-def _gpgv_verify(certs: list[pysequoia.Cert], signature: bytes, path: str) -> str | None:
-    """Check a detached signature over ``path`` with gpgv, streaming the file, against only
-    ``certs``. Returns the primary fingerprint of the signer, or None if it does not verify."""
-    import subprocess
-    import tempfile
+class _Gpgv:
+    """gpgv checking one detached signature, with only ``certs``, over the file ``path``,
+    or (``path`` "-") over the bytes given to feed() while they arrive. pysequoia would read
+    a whole image into memory; gpgv streams it."""
 
-    with tempfile.TemporaryDirectory(prefix="rktfast-gpgv-") as home:
-        keyring = os.path.join(home, "trusted.gpg")
-        sig_path = os.path.join(home, "image.sig")
-        with open(keyring, "wb") as f:
-            f.write(b"".join(bytes(c) for c in certs))
-        with open(sig_path, "wb") as f:
-            f.write(signature)
+    def __init__(self, certs: list[pysequoia.Cert], signature: bytes, path: str = "-"):
+        import subprocess
+        import tempfile
+
+        self._home = tempfile.mkdtemp(prefix="rktfast-gpgv-")
+        self._proc = None
+        self._broken = False
         try:
-            proc = subprocess.run(["gpgv", "--homedir", home, "--keyring", keyring,
-                                   "--status-fd", "1", sig_path, path],
-                                  capture_output=True, text=True, stdin=subprocess.DEVNULL)
+            keyring = os.path.join(self._home, "trusted.gpg")
+            sig_path = os.path.join(self._home, "image.sig")
+            with open(keyring, "wb") as f:
+                f.write(b"".join(bytes(c) for c in certs))
+            with open(sig_path, "wb") as f:
+                f.write(signature)
+            self._proc = subprocess.Popen(
+                ["gpgv", "--homedir", self._home, "--keyring", keyring, "--status-fd", "1",
+                 sig_path, path],
+                stdin=subprocess.PIPE if path == "-" else subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0)
         except OSError as e:
+            self.close()
             raise TrustError("cannot run gpgv to check the signature", e) from e
-    for line in proc.stdout.splitlines():
-        words = line.split()
-        # [GNUPG:] VALIDSIG <sig fpr> <date> <ts> <exp> <ver> <rsv> <pk algo> <hash> <cls> <primary fpr>
-        if len(words) >= 3 and words[:2] == ["[GNUPG:]", "VALIDSIG"]:
-            return words[-1] if len(words) >= 12 else words[2]
-    return None
+
+    def feed(self, data: bytes) -> None:
+        if self._broken:
+            return  # gpgv gave up early (not a signature it can use): signer() says so
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[self._proc.stdin.write(view):]
+        except BrokenPipeError:
+            self._broken = True
+
+    def signer(self) -> str | None:
+        """The fingerprint gpgv reports for a good signature (the primary key's), or None.
+        Streaming, this is the end of the data."""
+        try:
+            if self._proc.stdin is not None:
+                try:
+                    self._proc.stdin.close()
+                except BrokenPipeError:
+                    pass
+            out = self._proc.stdout.read().decode(errors="replace")
+            self._proc.wait()
+        finally:
+            self.close()
+        for line in out.splitlines():
+            words = line.split()
+            # [GNUPG:] VALIDSIG <sig fpr> <date> <ts> <exp> <ver> <rsv> <algo> <hash> <cls> <primary fpr>
+            if len(words) >= 3 and words[:2] == ["[GNUPG:]", "VALIDSIG"]:
+                return words[-1] if len(words) >= 12 else words[2]
+        return None
+
+    def close(self) -> None:
+        import shutil
+
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        for stream in (self._proc.stdin, self._proc.stdout) if self._proc else ():
+            if stream is not None:
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+        shutil.rmtree(self._home, ignore_errors=True)
+
+
+def _gpgv_verify(certs: list[pysequoia.Cert], signature: bytes, path: str) -> str | None:
+    """Check a detached signature over ``path`` with gpgv, against only ``certs``. Returns
+    the primary fingerprint of the signer, or None if it does not verify."""
+    return _Gpgv(certs, signature, path).signer()
+
+
+class StreamedCheck:
+    """A signature check that runs while the image's bytes pass, instead of reading the
+    file again afterwards: gpgv hashes them as they arrive (on another core), with every
+    trusted key, of any prefix, that holds the signature's issuer id, since an image's name
+    is known only from its manifest. finish(name) then makes the decision of
+    verify_signature, with the same errors: the signer must be a usable key trusted for
+    ``name``."""
+
+    def __init__(self, keystore: Keystore, signature: bytes, gpgv: _Gpgv):
+        self._keystore = keystore
+        self._signature = signature
+        self._gpgv = gpgv
+
+    @classmethod
+    def start(cls, keystore: Keystore, signature: bytes) -> StreamedCheck | None:
+        """None when the check cannot start early (a signature that cannot be parsed, that
+        policy refuses, or whose issuer no trusted key has): verify_signature afterwards
+        reports why."""
+        try:
+            sig = parse_signature(signature)
+            if _why_rejected(sig, policy_only=True):
+                return None
+            wanted = _issuer_ids(sig)
+            certs = [c for c in keystore.all_certs() if wanted & key_ids(c)]
+        except TrustError:
+            return None
+        if not certs:
+            return None
+        return cls(keystore, signature, _Gpgv(certs, signature))
+
+    def reader(self, src):
+        """``src`` (anything with read(n)) whose bytes are also checked as they are read."""
+        return _CheckedReader(src, self._gpgv.feed)
+
+    def finish(self, name: str) -> list[str]:
+        """After the last byte: the signer's identities, or TrustError."""
+        keyring = load_keyring(self._keystore, name)
+        sig = parse_signature(self._signature)
+        candidates = _find_signers(sig, keyring)
+        usable = [c for c in candidates if _unusable_reason(c) is None]
+        if not usable:
+            raise TrustError(_unusable_reason(candidates[0]))
+        signer_fp = (self._gpgv.signer() or "").lower()
+        signer = next((c for c in usable if signer_fp in key_ids(c)), None)
+        if signer is None:
+            raise TrustError(_why_rejected(sig))
+        return identities(signer)
+
+    def close(self) -> None:
+        self._gpgv.close()
+
+
+class _CheckedReader:
+    def __init__(self, src, feed):
+        self._src = src
+        self._feed = feed
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._src.read(n)
+        if data:
+            self._feed(data)
+        return data
 
 
 def _unusable_reason(cert: pysequoia.Cert) -> str | None:
