@@ -148,6 +148,55 @@ def test_signature_covers_bytes_after_the_compressed_stream(rkt, busybox_aci, tm
     assert "openpgp: invalid signature: hash tag doesn't match" in r.stderr
 
 
+def age(path) -> None:
+    """Let ``path``'s last change be 2 s old (ctime cannot be set: wait for it)."""
+    time.sleep(max(0.0, os.stat(path).st_ctime + 2.05 - time.time()))
+
+
+def test_unchanged_local_file_is_not_ingested_again(rkt, busybox_aci, tmp_path):
+    """run/prepare (pull policy "new") and --stage1-path take an unsigned image file that was
+    ingested before and has not changed since (inode, size, mtime, ctime) from the store."""
+    aci = tmp_path / "busybox.aci"
+    shutil.copy(busybox_aci, aci)
+    new = ["--debug", "--insecure-options=image", "fetch", "--pull-policy=new", str(aci)]
+    reused = "unchanged since its last fetch"
+    first = rkt.ok(*new)
+    # a file changed less than 2 s ago is not trusted to keep its timestamps on a new write
+    assert reused not in first.stderr and reused not in rkt.ok(*new).stderr
+    age(aci)
+    rkt.ok(*new)
+    second = rkt.ok(*new)
+    assert reused in second.stderr and second.stdout == first.stdout
+    # rkt fetch's own default policy (update) reads the file again, as rkt did
+    assert reused not in rkt.ok(*new[:3], str(aci)).stderr
+    # any write, even of the same bytes, changes the ctime: the file is read again
+    with open(aci, "r+b") as f:
+        byte = f.read(1)
+        f.seek(0)
+        f.write(byte)
+    assert reused not in rkt.ok(*new).stderr
+    age(aci)
+    assert reused not in rkt.ok(*new).stderr
+    assert reused in rkt.ok(*new).stderr
+    # an image removed from the store is not taken from a stale record
+    rkt.ok("image", "rm", first.stdout.strip())
+    third = rkt.ok(*new)
+    assert reused not in third.stderr and third.stdout == first.stdout
+    assert store_snapshot(rkt)["rows"] == [image_key_of(str(aci))]
+
+
+def test_signed_local_file_is_checked_every_time(rkt, busybox_aci, tmp_path):
+    aci = tmp_path / "busybox.aci"
+    shutil.copy(busybox_aci, aci)
+    key = make_key(tmp_path)
+    key.sign(aci)
+    rkt.ok("trust", "--skip-fingerprint-review", "--prefix=example.com", key.public_path)
+    for _ in range(2):
+        r = rkt.ok("--debug", "fetch", "--pull-policy=new", str(aci))
+        assert "image: signature verified:" in r.stderr
+        assert "unchanged since its last fetch" not in r.stderr
+
+
 def test_image_ids_and_trees_after_fetch(rkt, busybox_aci):
     key = image_key_of(busybox_aci)
     rkt.ok("--insecure-options=image", "fetch", busybox_aci)

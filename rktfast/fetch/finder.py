@@ -9,25 +9,28 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from rktfast.errors import ImageError, RktError, StoreError, TrustError
 from rktfast.fetch.image_ref import classify
+from rktfast.record import Record
 from rktfast.store.imagestore import ImageStore
 from rktfast.store.treestore import TreeStore, tree_id
 
 POLICIES = ("never", "new", "update")
+FILE_URL = "file://"  # remote rows of local files name them so: the key of the bytes seen
 
 
-@dataclass
-class FetchOptions:
-    policy: str = "update"
-    insecure_image: bool = False
-    render: bool = True  # render the tree while ingesting (rkt renders on fetch)
-    keystore: object | None = None
-    # GlobalOptions: --insecure-options tls/http/pubkey, --trust-keys-from-https and the
-    # config dirs (auth.d) for remote fetches; None means the secure defaults.
-    globals: object | None = None
+def _identity(st: os.stat_result) -> str:
+    return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
+
+
+class FetchOptions(Record):
+    # render: render the tree while ingesting (rkt renders on fetch). globals: GlobalOptions
+    # (--insecure-options tls/http/pubkey, --trust-keys-from-https and the config dirs for
+    # auth.d) for remote fetches; None means the secure defaults.
+    __slots__ = ("policy", "insecure_image", "render", "keystore", "globals")
+    _defaults = {"policy": "update", "insecure_image": False, "render": True,
+                 "keystore": None, "globals": None}
 
 
 class Finder:
@@ -109,9 +112,14 @@ class Finder:
         return self._remote
 
     def fetch_file(self, path: str, signature: str | None) -> str:
+        self.debug(f"using image from file {path}")
+        reuse = self.opts.insecure_image and self.opts.policy != "update"
+        if reuse:
+            key = self._unchanged_file(path)
+            if key is not None:
+                return key
         from rktfast.fetch.ingest import ingest_aci
 
-        self.debug(f"using image from file {path}")
         check = None
         if not self.opts.insecure_image:
             sig_path = signature or path + ".asc"
@@ -127,6 +135,7 @@ class Finder:
             raise ImageError(f'unable to fetch image from file "{path}"', e) from e
         res = None
         try:
+            before = os.fstat(src.fileno())
             if not self.opts.insecure_image:
                 check = self.start_check(sig_bytes)
             reader = check.reader(src) if check else src
@@ -146,6 +155,8 @@ class Finder:
                 self.trees.adopt(tree_id([info.key]), res.tree_tmp, info.key, res.tree_digest)
                 self.store.index.set_tree_size(info.key, res.tree_size)
                 res.tree_tmp = None
+            if reuse and _identity(os.fstat(src.fileno())) == _identity(before):
+                self._remember_file(path, before, info.key)
             return info.key
         finally:
             src.close()
@@ -155,6 +166,33 @@ class Finder:
                 os.unlink(res.blob_tmp)
             if res and res.tree_tmp:
                 self.trees.discard(res.tree_tmp)
+
+    def _unchanged_file(self, path: str) -> str | None:
+        """The key of an image file ingested before and unchanged since (same inode, size,
+        mtime and ctime: any write changes the last two), still in the store. Only asked
+        when no signature is to be checked: the same bytes need no second ingest, which
+        for a stage1 given by --stage1-path costs more than the pod start itself."""
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        rem = self.store.index.get_remote(FILE_URL + os.path.abspath(path))
+        if rem is None or rem.etag != _identity(st) or self.store.index.get(rem.key) is None:
+            return None
+        self.debug(f"using image from local store for file {path} (unchanged since its "
+                   "last fetch)")
+        return rem.key
+
+    def _remember_file(self, path: str, st: os.stat_result, key: str) -> None:
+        from rktfast.store.index import RemoteInfo, now_ns
+
+        now = now_ns()
+        if now - st.st_ctime_ns < 2_000_000_000:
+            # changed moments ago: a write now could keep the same (coarse) timestamps, the
+            # "racy" case of git's index; the next fetch will record it
+            return
+        self.store.index.put_remote(RemoteInfo(FILE_URL + os.path.abspath(path), "",
+                                               _identity(st), key, 0, now))
 
     def start_check(self, sig_bytes: bytes):
         """A signature check to feed the image's bytes to while they are ingested (None

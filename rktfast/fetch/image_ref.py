@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+
+from rktfast.record import Record
 
 
-@dataclass
-class ImageRef:
-    kind: str  # "hash", "file", "url", "docker", "name"
-    value: str
+class ImageRef(Record):
+    __slots__ = ("kind", "value")  # kind: "hash", "file", "url", "docker" or "name"
 
 
 def classify(arg: str) -> ImageRef:
@@ -22,10 +21,11 @@ def classify(arg: str) -> ImageRef:
         return ImageRef("url", arg)
     if arg.startswith(("docker://", "docker:")):
         return ImageRef("docker", arg)
-    from rktfast.docker.reference import is_local_source
+    if arg.startswith(("oci:", "docker-archive:")):  # oci:DIR[:TAG], docker-archive:FILE
+        from rktfast.docker.reference import is_local_source  # (beyond rkt)
 
-    if is_local_source(arg):  # oci:DIR[:TAG], docker-archive:FILE (beyond rkt)
-        return ImageRef("docker", arg)
+        if is_local_source(arg):
+            return ImageRef("docker", arg)
     if (os.path.isfile(arg) or arg.startswith("/") or "./" in arg or arg.endswith(".aci")):
         return ImageRef("file", arg)
     return ImageRef("name", arg)
