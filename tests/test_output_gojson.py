@@ -108,6 +108,41 @@ def test_indent_matches_go_indent():
         '{\n\t"a": [],\n\t"b": {\n\t\t"c": [\n\t\t\t1,\n\t\t\t{}\n\t\t]\n\t}\n}')
 
 
+def test_compact_agrees_with_the_expression_it_replaced():
+    """compact() is a character loop (no re); it must write what the regular expression
+    version (strings kept and HTML-escaped, whitespace between tokens dropped) wrote."""
+    import json
+    import random
+    import re
+
+    def by_regex(raw: str) -> str:
+        def sub(m):
+            s = m.group(1)
+            if s is None:
+                return ""
+            return re.sub("[<>&\u2028\u2029]", lambda h: f"\\u{ord(h.group()):04x}", s)
+        return re.sub(r'(?s)("(?:[^"\\]|\\.)*")|[ \t\n\r]+', sub, raw)
+
+    rng = random.Random(1)
+    chars = ["a", " ", "<", ">", "&", "\u2028", "\u2029", '"', "\\", "\n", "\t", "é", "😀"]
+
+    def text() -> str:
+        return "".join(rng.choice(chars) for _ in range(rng.randint(0, 12)))
+
+    def value(depth: int = 0):
+        r = rng.random()
+        if depth > 3 or r < 0.3:
+            return rng.choice([text(), rng.randint(-5, 5), 1.5, True, None])
+        if r < 0.65:
+            return {text(): value(depth + 1) for _ in range(rng.randint(0, 4))}
+        return [value(depth + 1) for _ in range(rng.randint(0, 4))]
+
+    for _ in range(5000):
+        doc = json.dumps(value(), indent=rng.choice([None, 1, "\t"]),
+                         ensure_ascii=rng.random() < 0.5)
+        assert compact(doc) == by_regex(doc), doc
+
+
 def test_quote_fast_path_agrees_with_the_escaping_path():
     """quote() skips re for plain ASCII; every string must come out as the regex path
     (Go's encoder) writes it."""

@@ -327,6 +327,15 @@ def test_run_imports_no_heavy_module(pods):
                 if line.startswith("import time:") and "|" in line}
 
     # what the interpreter's own start-up loads (site, .pth files) is not rkt's doing
-    imported = imports(*launcher, *args) - imports(python, "-X", "importtime", "-c", "pass")
+    startup = imports(python, "-X", "importtime", "-c", "pass")
+    imported = imports(*launcher, *args) - startup
     assert "rktfast.stage1.stage0" in imported  # the measurement saw the run path
     assert not HEAVY_MODULES & imported, sorted(HEAVY_MODULES & imported)
+    # nor do the commands that tools and schedulers poll
+    uuid = pods.ok("list", "--no-legend", "--full").stdout.split()[0]
+    for module, command in (("list", ["list"]), ("list", ["list", "--format=json"]),
+                            ("status", ["status", uuid]), ("image_list", ["image", "list"]),
+                            ("cat_manifest", ["cat-manifest", uuid])):
+        imported = imports(*launcher, *args[:3], *command) - startup
+        assert f"rktfast.cli.{module}" in imported
+        assert not HEAVY_MODULES & imported, (command, sorted(HEAVY_MODULES & imported))

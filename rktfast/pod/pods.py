@@ -22,6 +22,7 @@ import fcntl
 import os
 import time
 
+from rktfast import fastjson
 from rktfast.errors import PodError
 
 EMBRYO = "embryo"
@@ -156,8 +157,6 @@ class Pod:
 
     def manifest(self) -> dict:
         """The pod manifest as plain JSON data."""
-        from rktfast import fastjson
-
         raw = self.manifest_bytes()
         try:
             doc = fastjson.loads(raw)
@@ -272,10 +271,8 @@ class Pod:
         if self._nets is None:
             self._nets = []
             if self.is_running() or self.state in (EXITED, EXITED_GARBAGE):
-                try:
-                    import json
-
-                    data = json.loads(self.read_text("net-info.json"))
+                try:  # absent for --net=host/none pods
+                    data = fastjson.loads(self.read_text("net-info.json"))
                     self._nets = data if isinstance(data, list) else []
                 except (OSError, ValueError):
                     pass
