@@ -161,14 +161,13 @@ class _Partial:
             pass
 
 
-def remove_stale_partials(tmp_dir: str, cutoff_ns: int) -> list[str]:
+def remove_stale_partials(tmp_dir: str, cutoff_ns: int) -> None:
     """image gc: delete the partial downloads (and their ``.json``) last written before
-    ``cutoff_ns`` that no fetch is resuming (their flock is free). Returns their paths."""
-    removed = []
+    ``cutoff_ns`` that no fetch is resuming (their flock is free)."""
     try:
         names = os.listdir(tmp_dir)
     except FileNotFoundError:
-        return removed
+        return
     for name in names:
         if not name.startswith(PARTIAL_PREFIX) or name.endswith(".json"):
             continue
@@ -184,12 +183,10 @@ def remove_stale_partials(tmp_dir: str, cutoff_ns: int) -> list[str]:
             # a fetch that opens the name from now on makes a new file (see _Partial)
             _Partial._unlink(path)
             _Partial._unlink(path + ".json")
-            removed.append(path)
         except BlockingIOError:
             pass  # being downloaded right now
         finally:
             os.close(fd)
-    return removed
 
 
 class _PartialTee:

@@ -336,7 +336,7 @@ def compact(raw: str) -> str:
             in_string, start = True, i
             continue
         out.append(ch)
-    if in_string:  # unterminated: kept as it is, like the expression it replaced
+    if in_string:  # unterminated, so not JSON: the rest is kept as it is
         out.append(raw[start:])
     return "".join(out)
 

@@ -137,6 +137,19 @@ def _find_signer(sig: pysequoia.Sig, keyring: list[pysequoia.Cert]) -> pysequoia
     return _find_signers(sig, keyring)[0]
 
 
+def _usable_signers(keystore: Keystore, name: str, signature: bytes
+                    ) -> tuple[pysequoia.Sig, list[pysequoia.Cert]]:
+    """The parsed signature and the keys trusted for ``name`` that may have made it, in
+    rkt's order of errors: keyring, signature, unknown entity, revoked or expired key."""
+    keyring = load_keyring(keystore, name)
+    sig = parse_signature(signature)
+    candidates = _find_signers(sig, keyring)
+    usable = [c for c in candidates if _unusable_reason(c) is None]
+    if not usable:
+        raise TrustError(_unusable_reason(candidates[0]))
+    return sig, usable
+
+
 def _verify(keystore: Keystore, name: str, signature: bytes, *, file: str | None = None,
             data: bytes | None = None) -> list[str]:
     if file is not None:
@@ -144,12 +157,7 @@ def _verify(keystore: Keystore, name: str, signature: bytes, *, file: str | None
             os.stat(file)
         except OSError as e:
             raise TrustError(go_os_error("open", file, e)) from e
-    keyring = load_keyring(keystore, name)
-    sig = parse_signature(signature)
-    candidates = _find_signers(sig, keyring)
-    usable = [c for c in candidates if _unusable_reason(c) is None]
-    if not usable:
-        raise TrustError(_unusable_reason(candidates[0]))
+    sig, usable = _usable_signers(keystore, name, signature)
 
     def store(_ids: list[str]) -> list[pysequoia.Cert]:
         return usable
@@ -290,12 +298,10 @@ class StreamedCheck:
 
     def finish(self, name: str) -> list[str]:
         """After the last byte: the signer's identities, or TrustError."""
-        keyring = load_keyring(self._keystore, name)
-        sig = parse_signature(self._signature)
-        candidates = _find_signers(sig, keyring)
-        usable = [c for c in candidates if _unusable_reason(c) is None]
-        if not usable:
-            raise TrustError(_unusable_reason(candidates[0]))
+        sig, usable = _usable_signers(self._keystore, name, self._signature)
+        refusal = _why_rejected(sig, policy_only=True)  # it may have expired meanwhile
+        if refusal:
+            raise TrustError(refusal)
         signer_fp = (self._gpgv.signer() or "").lower()
         signer = next((c for c in usable if signer_fp in key_ids(c)), None)
         if signer is None:
