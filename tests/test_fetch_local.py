@@ -197,6 +197,36 @@ def test_signed_local_file_is_checked_every_time(rkt, busybox_aci, tmp_path):
         assert "unchanged since its last fetch" not in r.stderr
 
 
+def test_kill_9_during_a_signed_fetch_leaves_only_what_gc_removes(rkt, tmp_path):
+    """The signature check runs beside the ingest: its gpgv ends with the fetch, and its
+    keyring directory in cas/tmp is the kind of temporary image gc removes."""
+    from rktfast.appc.aci_builder import build_aci, file_entry, image_manifest
+    rng = random.Random(9)
+    entries = [file_entry(f"rootfs/d{i // 100}/f{i}", rng.randbytes(rng.randint(0, 60000)))
+               for i in range(3000)]
+    aci = str(tmp_path / "big.aci")
+    build_aci(entries, image_manifest("example.com/big", "1"), aci)
+    key = make_key(tmp_path)
+    key.sign(aci)
+    rkt.ok("trust", "--skip-fingerprint-review", "--prefix=example.com", key.public_path)
+    p = subprocess.Popen(rkt.argv("fetch", aci), stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    tmp = os.path.join(rkt.data, "cas", "tmp")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and p.poll() is None and not (
+            os.path.isdir(tmp) and any("-gpgv-" in n for n in os.listdir(tmp))):
+        time.sleep(0.005)
+    assert p.poll() is None, "the fetch ended before its signature check started"
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    time.sleep(0.5)  # gpgv reads the end of its input and exits
+    assert subprocess.run(["pgrep", "-f", f"gpgv --homedir {tmp}"]).returncode == 1
+    for k in store_snapshot(rkt)["rows"]:
+        rkt.ok("image", "verify", k)
+    rkt.ok("image", "gc", "--grace-period=1000h")
+    assert store_snapshot(rkt)["tmp"] == []
+
+
 def test_image_ids_and_trees_after_fetch(rkt, busybox_aci):
     key = image_key_of(busybox_aci)
     rkt.ok("--insecure-options=image", "fetch", busybox_aci)

@@ -199,7 +199,7 @@ class Finder:
         when it cannot start early: verify() then reads the file afterwards)."""
         from rktfast.trust.verify import StreamedCheck
 
-        return StreamedCheck.start(self.opts.keystore, sig_bytes)
+        return StreamedCheck.start(self.opts.keystore, sig_bytes, self.store.tmp_dir)
 
     def verify(self, name: str, data_path: str, sig_bytes: bytes, check=None) -> None:
         """Check the signature of the image at ``data_path`` for ``name``; ``check``: the

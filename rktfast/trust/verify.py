@@ -188,11 +188,14 @@ class _Gpgv:
     or (``path`` "-") over the bytes given to feed() while they arrive. pysequoia would read
     a whole image into memory; gpgv streams it."""
 
-    def __init__(self, certs: list[pysequoia.Cert], signature: bytes, path: str = "-"):
+    def __init__(self, certs: list[pysequoia.Cert], signature: bytes, path: str = "-",
+                 work_dir: str | None = None):
         import subprocess
         import tempfile
 
-        self._home = tempfile.mkdtemp(prefix="rktfast-gpgv-")
+        # in a store's tmp dir, the .tmp-<pid>- name lets gc remove it after a kill -9
+        self._home = tempfile.mkdtemp(dir=work_dir, prefix=f".tmp-{os.getpid()}-gpgv-"
+                                      if work_dir else "rktfast-gpgv-")
         self._proc = None
         self._broken = False
         try:
@@ -276,10 +279,11 @@ class StreamedCheck:
         self._gpgv = gpgv
 
     @classmethod
-    def start(cls, keystore: Keystore, signature: bytes) -> StreamedCheck | None:
+    def start(cls, keystore: Keystore, signature: bytes, work_dir: str | None = None
+              ) -> StreamedCheck | None:
         """None when the check cannot start early (a signature that cannot be parsed, that
         policy refuses, or whose issuer no trusted key has): verify_signature afterwards
-        reports why."""
+        reports why. ``work_dir``: where gpgv's keyring goes (default: the system's)."""
         try:
             sig = parse_signature(signature)
             if _why_rejected(sig, policy_only=True):
@@ -290,7 +294,7 @@ class StreamedCheck:
             return None
         if not certs:
             return None
-        return cls(keystore, signature, _Gpgv(certs, signature))
+        return cls(keystore, signature, _Gpgv(certs, signature, work_dir=work_dir))
 
     def reader(self, src):
         """``src`` (anything with read(n)) whose bytes are also checked as they are read."""
