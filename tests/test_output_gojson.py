@@ -109,8 +109,8 @@ def test_indent_matches_go_indent():
 
 
 def test_compact_agrees_with_the_expression_it_replaced():
-    """compact() is a character loop (no re); it must write what the regular expression
-    version (strings kept and HTML-escaped, whitespace between tokens dropped) wrote."""
+    """compact() uses no re; it must write what the regular expression version (strings
+    kept and HTML-escaped, whitespace between tokens dropped) wrote."""
     import json
     import random
     import re

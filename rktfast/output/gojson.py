@@ -154,24 +154,43 @@ def go_quote_char(ch: str) -> str:
     return go_quote(ch)[1:-1]
 
 
+def _segments(text: str):
+    """``(is_string, piece)`` over JSON text in order: each string literal whole (quotes
+    included; an unterminated one runs to the end) and the text between them."""
+    i, n = 0, len(text)
+    while i < n:
+        q = text.find('"', i)
+        if q < 0:
+            yield False, text[i:]
+            return
+        if q > i:
+            yield False, text[i:q]
+        end = q
+        while True:
+            end = text.find('"', end + 1)
+            if end < 0:
+                yield True, text[q:]
+                return
+            b = end - 1
+            while text[b] == "\\":  # stops at the opening quote at the latest
+                b -= 1
+            if (end - 1 - b) % 2 == 0:  # an even run of backslashes: the closing quote
+                break
+        yield True, text[q:end + 1]
+        i = end + 1
+
+
 def _inside_array(text: str, pos: int) -> bool:
     # Is ``pos`` directly inside an array (rather than an object)? Only used for messages.
     stack: list[str] = []
-    in_string = escaped = False
-    for ch in text[:pos]:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
-            stack.append(ch)
-        elif ch in "]}" and stack:
-            stack.pop()
+    for is_string, piece in _segments(text[:pos]):
+        if is_string:
+            continue
+        for ch in piece:
+            if ch in "[{":
+                stack.append(ch)
+            elif ch in "]}" and stack:
+                stack.pop()
     return bool(stack) and stack[-1] == "["
 
 
@@ -315,30 +334,13 @@ _HTML = "<>&\u2028\u2029"
 
 def compact(raw: str) -> str:
     """Go's ``json.Compact`` with HTML escaping: drop insignificant space, escape ``<>&``
-    and U+2028/U+2029 inside strings. A character loop, like indent(): ``re`` would cost
-    ``rkt cat-manifest`` more than the rest of its work."""
-    out: list[str] = []
-    in_string = escaped = False
-    start = 0  # of the string being read, kept back until its closing quote is seen
-    for i, ch in enumerate(raw):
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-                out.append(_html_escape(raw[start:i + 1]))
-            continue
-        if ch in " \t\r\n":
-            continue
-        if ch == '"':
-            in_string, start = True, i
-            continue
-        out.append(ch)
-    if in_string:  # unterminated, so not JSON: the rest is kept as it is
-        out.append(raw[start:])
-    return "".join(out)
+    and U+2028/U+2029 inside strings. No ``re``: it would cost ``rkt cat-manifest`` more
+    than the rest of its work."""
+    return "".join(_html_escape(piece) if is_string else piece.translate(_NO_SPACE)
+                   for is_string, piece in _segments(raw))
+
+
+_NO_SPACE = str.maketrans("", "", " \t\r\n")
 
 
 def _html_escape(s: str) -> str:
@@ -352,41 +354,32 @@ def indent(src: str, depth: int = 0, unit: str = "\t") -> str:
     """Go's ``json.Indent(dst, src, "", unit)`` on compact JSON, starting at ``depth``."""
     out: list[str] = []
     need_indent = False
-    in_string = escaped = False
-    for ch in src:
-        if in_string:
-            out.append(ch)
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-            continue
-        if ch in " \t\r\n":
-            continue
-        if need_indent and ch not in "]}":
-            need_indent = False
-            depth += 1
-            out.append("\n" + unit * depth)
-        if ch in "{[":
-            need_indent = True
-            out.append(ch)
-        elif ch == ",":
-            out.append(",\n" + unit * depth)
-        elif ch == ":":
-            out.append(": ")
-        elif ch in "}]":
-            if need_indent:
+    for is_string, piece in _segments(src):
+        for ch in ((piece,) if is_string else piece):  # a string literal is one token
+            if not is_string and ch in " \t\r\n":
+                continue
+            if need_indent and (is_string or ch not in "]}"):
                 need_indent = False
-            else:
-                depth -= 1
+                depth += 1
                 out.append("\n" + unit * depth)
-            out.append(ch)
-        else:
-            if ch == '"':
-                in_string = True
-            out.append(ch)
+            if is_string:
+                out.append(ch)
+            elif ch in "{[":
+                need_indent = True
+                out.append(ch)
+            elif ch == ",":
+                out.append(",\n" + unit * depth)
+            elif ch == ":":
+                out.append(": ")
+            elif ch in "}]":
+                if need_indent:
+                    need_indent = False
+                else:
+                    depth -= 1
+                    out.append("\n" + unit * depth)
+                out.append(ch)
+            else:
+                out.append(ch)
     return "".join(out)
 
 
