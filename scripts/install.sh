@@ -11,7 +11,7 @@ export DEBIAN_FRONTEND=noninteractive
 PACKAGES=(
   build-essential python3 python3-dev python3-venv pkg-config
   libcap-dev libseccomp-dev libjansson-dev
-  busybox-static gnupg gpgv appc-spec
+  busybox-static gnupg gpgv sqv appc-spec
   libarchive-tools umoci crun runc systemd-container
   zstd xz-utils bzip2 iproute2 iptables iputils-ping containernetworking-plugins util-linux
   golang-go golang-github-appc-spec-dev docker-registry skopeo apache2-utils openssl curl
