@@ -72,6 +72,21 @@ def now_ns() -> int:
     return time.time_ns()
 
 
+def _use_wal(db) -> None:
+    """Put the database in WAL mode (a no-op once it is). Two connections switching a new
+    database at once can get "database is locked" at once, not after the busy timeout
+    (SQLite refuses to wait where waiting could deadlock): a fresh store opened by parallel
+    rkt commands. The one that lost retries."""
+    for attempt in range(400):  # ~2 s
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or attempt == 399:
+                raise
+            time.sleep(0.005)
+
+
 class Index:
     """A connection to the index; every method is one short transaction."""
 
@@ -80,7 +95,7 @@ class Index:
         path = os.path.join(db_dir, "index.sqlite3")
         try:
             self.db = sqlite3.connect(path, timeout=60, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
+            _use_wal(self.db)
             self.db.execute("PRAGMA synchronous=FULL")
             version = self.db.execute("PRAGMA user_version").fetchone()[0]
             if version < 1:
