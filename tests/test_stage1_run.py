@@ -161,7 +161,7 @@ def test_empty_volume_shared_between_two_apps_and_host_volume(pods, tmp_path):
     vols = [{"name": "shared", "kind": "empty", "mode": "0770", "uid": 1000, "gid": 1000},
             {"name": "hv", "kind": "host", "source": str(host), "readOnly": True}]
     pod = pods.new([
-        app("writer", ["/bin/sh", "-c", "echo hello > /shared/msg"],
+        app("writer", ["/bin/sh", "-c", "echo hello > /shared/.msg && mv /shared/.msg /shared/msg"],
             mounts=[{"volume": "shared", "path": "/shared"}]),
         app("reader", ["/bin/sh", "-c",
                        "for i in $(seq 50); do [ -f /shared/msg ] && break; sleep 0.1; done; "
