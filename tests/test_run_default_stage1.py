@@ -331,11 +331,12 @@ def test_run_imports_no_heavy_module(pods):
     imported = imports(*launcher, *args) - startup
     assert "rktfast.stage1.stage0" in imported  # the measurement saw the run path
     assert not HEAVY_MODULES & imported, sorted(HEAVY_MODULES & imported)
-    # nor do the commands that tools and schedulers poll
+    # nor do the commands that tools and schedulers poll or run periodically
     uuid = pods.ok("list", "--no-legend", "--full").stdout.split()[0]
     for module, command in (("list", ["list"]), ("list", ["list", "--format=json"]),
                             ("status", ["status", uuid]), ("image_list", ["image", "list"]),
-                            ("cat_manifest", ["cat-manifest", uuid])):
+                            ("cat_manifest", ["cat-manifest", uuid]),
+                            ("gc", ["gc"])):  # last: it marks the pod as garbage
         imported = imports(*launcher, *args[:3], *command) - startup
         assert f"rktfast.cli.{module}" in imported
         assert not HEAVY_MODULES & imported, (command, sorted(HEAVY_MODULES & imported))

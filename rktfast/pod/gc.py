@@ -10,19 +10,17 @@ commands are settled by the pod locks and by renames that fail with ENOENT.
 from __future__ import annotations
 
 import os
-import shutil
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from rktfast.errors import PodError
 from rktfast.pod import pods
+from rktfast.record import Record
 
 
-@dataclass
-class Reporter:
-    out: Callable[[str], None]  # stdout line
-    err: Callable[[str], None]  # stderr line ("gc: " / "rm: " prefixed by the caller)
+class Reporter(Record):
+    # out(line) writes a stdout line, err(line) a stderr line ("gc: " / "rm: " prefixed by
+    # the caller)
+    __slots__ = ("out", "err")
 
 
 def _gone(e: BaseException) -> bool:
@@ -99,13 +97,10 @@ def sweep_garbage(data_dir: str, rep: Reporter, ctx_gc) -> None:
         delete_pod(pod, rep, ctx_gc)
 
 
-@dataclass
-class StageGC:
+class StageGC(Record):
     """What deleting an exited pod needs: the tree store (to re-mount stage1) and flags."""
 
-    trees: object
-    debug: bool
-    local_config: str
+    __slots__ = ("trees", "debug", "local_config")
 
 
 def _mount_stage1(pod: pods.Pod, trees) -> None:
@@ -165,6 +160,8 @@ def delete_pod(pod: pods.Pod, rep: Reporter, ctx_gc: StageGC) -> bool:
     except PodError as e:
         rep.err(f'GC of leftover mounts for pod "{pod.uuid}" failed: {e.chain()[-1]}')
         return False
+    import shutil  # only when a pod is really deleted: it costs a periodic `rkt gc` ~10 ms
+
     try:
         shutil.rmtree(path)
     except FileNotFoundError:
