@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
-import json
 import os
 import subprocess
-from dataclasses import dataclass
 
+from rktfast import fastjson
 from rktfast.errors import RktError
+from rktfast.output import gojson
+from rktfast.record import Record
 
 PLUGIN_TIMEOUT = 60
 
@@ -29,13 +30,8 @@ def find_plugin(name: str, dirs: list[str]) -> str:
     raise RktError(f'could not find CNI plugin "{name}" in {":".join(dirs)}')
 
 
-@dataclass
-class CniResult:
-    ip: str
-    mask: str
-    gateway: str
-    dns: dict
-    raw: dict
+class CniResult(Record):
+    __slots__ = ("ip", "mask", "gateway", "dns", "raw")
 
 
 def invoke(command: str, plugin_path: str, conf: dict, *, container_id: str, netns: str,
@@ -47,7 +43,7 @@ def invoke(command: str, plugin_path: str, conf: dict, *, container_id: str, net
         "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
     }
     try:
-        proc = subprocess.run([plugin_path], input=json.dumps(conf).encode(), env=env,
+        proc = subprocess.run([plugin_path], input=gojson.dumps(conf).encode(), env=env,
                               capture_output=True, timeout=PLUGIN_TIMEOUT)
     except (OSError, subprocess.TimeoutExpired) as e:
         raise RktError(f"CNI plugin {plugin_path} {command} failed", e) from e
@@ -55,7 +51,7 @@ def invoke(command: str, plugin_path: str, conf: dict, *, container_id: str, net
         detail = proc.stdout.decode(errors="replace").strip() or \
             proc.stderr.decode(errors="replace").strip()
         try:
-            detail = json.loads(detail).get("msg", detail)
+            detail = fastjson.loads(detail).get("msg", detail)
         except (ValueError, AttributeError):
             pass
         # One message with its context: without --debug only the innermost error is shown.
@@ -65,7 +61,7 @@ def invoke(command: str, plugin_path: str, conf: dict, *, container_id: str, net
     if command != "ADD" or not proc.stdout.strip():
         return {}
     try:
-        return json.loads(proc.stdout)
+        return fastjson.loads(proc.stdout)
     except ValueError as e:
         raise RktError(f"CNI plugin {plugin_path} returned invalid JSON", e) from e
 

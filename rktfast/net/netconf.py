@@ -7,11 +7,11 @@ with the same ``name``; files are read in lexical order and only the requested n
 
 from __future__ import annotations
 
-import json
 import os
-from dataclasses import dataclass, field
 
+from rktfast import fastjson
 from rktfast.errors import RktError
+from rktfast.record import Record
 
 DEFAULT_NET = {"cniVersion": "0.1.0", "name": "default", "type": "ptp", "ipMasq": True,
                "ipam": {"type": "host-local", "subnet": "172.16.28.0/24",
@@ -22,21 +22,17 @@ DEFAULT_RESTRICTED_NET = {"cniVersion": "0.1.0", "name": "default-restricted", "
 BUILTIN = {"default": DEFAULT_NET, "default-restricted": DEFAULT_RESTRICTED_NET}
 
 
-@dataclass
-class NetRequest:
+class NetRequest(Record):
     """One entry of ``--net``: a network name and its CNI_ARGS (``default:IP=1.2.3.4``)."""
 
-    name: str
-    args: str = ""
+    __slots__ = ("name", "args")
+    _defaults = {"args": ""}
 
 
-@dataclass
-class Network:
-    name: str
-    conf: dict
-    conf_path: str  # where it was read from
-    args: str = ""
-    extra: dict = field(default_factory=dict)
+class Network(Record):
+    # conf_path: where conf was read from
+    __slots__ = ("name", "conf", "conf_path", "args", "extra")
+    _defaults = {"args": "", "extra": dict}
 
     @property
     def plugin(self) -> str:
@@ -76,7 +72,7 @@ def _read_dir(directory: str) -> list[tuple[str, dict]]:
         path = os.path.join(directory, n)
         try:
             with open(path, "rb") as f:
-                conf = json.loads(f.read(1 << 20))
+                conf = fastjson.loads(f.read(1 << 20))
         except (OSError, ValueError) as e:
             raise RktError(f'error loading network config "{path}": {e}') from e
         if not isinstance(conf, dict) or not conf.get("name") or not conf.get("type"):

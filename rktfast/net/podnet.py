@@ -8,13 +8,14 @@ even after a crash.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 
+from rktfast import fastjson
 from rktfast.errors import RktError
 from rktfast.net import cni, portfwd
 from rktfast.net.netconf import Network
+from rktfast.output import gojson
 
 
 def netns_path(pod_dir: str) -> str:
@@ -96,7 +97,7 @@ def setup(pod_dir: str, uuid: str, networks: list[Network], stage1_rootfs: str,
             # rkt data dir on the host: two stores must never hand out the same address.
             conf_copy = os.path.join(conf_dir, f"{net.name}.conf")
             with open(conf_copy, "w") as f:
-                json.dump(conf, f)
+                f.write(gojson.dumps(conf))
             plugin = cni.find_plugin(net.plugin, dirs)
             ifname = f"eth{i}"
             info = {"netName": net.name, "netConf": conf_copy, "pluginPath": plugin,
@@ -145,7 +146,7 @@ def forward_ports(uuid: str, infos: list[dict], forwards: list[portfwd.Forward])
 def read_net_info(pod_dir: str) -> list[dict]:
     try:
         with open(os.path.join(pod_dir, "net-info.json")) as f:
-            data = json.load(f)
+            data = fastjson.loads(f.read())
         return data if isinstance(data, list) else []
     except (OSError, ValueError):
         return []
@@ -170,7 +171,7 @@ def _delete_all(pod_dir: str, uuid: str, stage1_rootfs: str,
         try:
             # The pod dir moves (run/ -> exited-garbage/): find the copy under its new path.
             with open(os.path.join(pod_dir, "net", os.path.basename(info["netConf"]))) as f:
-                conf = json.load(f)
+                conf = fastjson.loads(f.read())
             cni.invoke("DEL", info["pluginPath"], conf, container_id=uuid,
                        netns=netns if os.path.exists(netns) else "", ifname=info["ifName"],
                        args=info.get("args", ""), dirs=dirs)
@@ -183,7 +184,7 @@ def _delete_all(pod_dir: str, uuid: str, stage1_rootfs: str,
 def _write_net_info(pod_dir: str, infos: list[dict]) -> None:
     tmp = os.path.join(pod_dir, ".net-info.json.tmp")
     with open(tmp, "w") as f:
-        json.dump(infos, f)
+        f.write(gojson.dumps(infos))
     os.rename(tmp, os.path.join(pod_dir, "net-info.json"))
 
 

@@ -9,18 +9,13 @@ localhost. Teardown removes exactly those rules and chains.
 from __future__ import annotations
 
 import subprocess
-from dataclasses import dataclass
 
 from rktfast.errors import RktError
+from rktfast.record import Record
 
 
-@dataclass
-class Forward:
-    proto: str
-    host_ip: str  # "" for any
-    host_port: int
-    pod_ip: str
-    pod_port: int
+class Forward(Record):
+    __slots__ = ("proto", "host_ip", "host_port", "pod_ip", "pod_port")  # host_ip "": any
 
 
 def _chains(uuid: str) -> tuple[str, str]:
