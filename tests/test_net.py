@@ -157,3 +157,22 @@ def test_failed_setup_keeps_the_add_error_and_undoes_the_rest(pod):
     for name in os.listdir(leases):
         with open(os.path.join(leases, name)) as f:
             assert pod["uuid"] not in f.read()
+
+
+def test_network_setup_imports_no_json_or_dataclasses():
+    """rkt run on the default network loads podnet: json (re, enum) and dataclasses
+    (inspect) cost it tens of ms on every run; subprocess stays, it runs the plugins."""
+    import sys
+
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+    def imports(code: str) -> set[str]:
+        out = subprocess.run([sys.executable, "-X", "importtime", "-c", code], cwd=repo,
+                             capture_output=True, text=True, check=True).stderr
+        return {line.rsplit("|", 1)[1].strip() for line in out.splitlines()
+                if line.startswith("import time:") and "|" in line}
+
+    # what the interpreter's own start-up loads (site, .pth files) is not ours
+    imported = imports("import rktfast.net.podnet") - imports("pass")
+    assert "rktfast.net.podnet" in imported
+    assert not {"json", "dataclasses", "inspect", "typing"} & imported
