@@ -3,6 +3,7 @@
 - ``rktfast._tarx``       cffi module: the streaming tar extractor (native/tarx/).
 - ``rktfast._treedigest`` Cython module: the rendered-tree digest (native/treedigest.pyx).
 - ``rktfast._syscalls``   Cython module: mount, umount2 and syncfs (native/syscalls.pyx).
+- ``rktfast._sqlite``     Cython module: the libsqlite3 calls of the image index (native/sqlite.pyx).
 - ``rktfast/stage1_images/stage1-*.aci``: built by stage1/build.py from native/stage1/.
 """
 
@@ -36,8 +37,11 @@ treedigest = Extension(
 syscalls = Extension("rktfast._syscalls", sources=["native/syscalls.pyx"],
                      extra_compile_args=["-O2"])
 
+sqlite = Extension("rktfast._sqlite", sources=["native/sqlite.pyx"], libraries=["sqlite3"],
+                   extra_compile_args=["-O2"])
+
 setup(
     cffi_modules=["native/tarx_build.py:ffibuilder"],
-    ext_modules=cythonize([treedigest, syscalls], language_level=3, quiet=True),
+    ext_modules=cythonize([treedigest, syscalls, sqlite], language_level=3, quiet=True),
     cmdclass={"build_py": BuildPyWithStage1},
 )

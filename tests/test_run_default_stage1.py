@@ -292,9 +292,10 @@ def test_private_users_enter_joins_the_pods_user_namespace(pods):
 
 # What the stage0 of `rkt run` may not import (DESIGN: "imports only what that command
 # needs"): each costs milliseconds on every pod start, and the run path has fast ways
-# around them (rktfast.fastjson, string tests, the _sqlite3 module, rktfast._syscalls).
-HEAVY_MODULES = {"json", "re", "enum", "ctypes", "datetime", "sqlite3", "hashlib", "platform",
-                 "importlib.util", "typing", "dataclasses", "subprocess", "tempfile", "shutil"}
+# around them (rktfast.fastjson, string tests, rktfast._sqlite, rktfast._syscalls).
+HEAVY_MODULES = {"json", "re", "enum", "ctypes", "datetime", "sqlite3", "_sqlite3", "functools",
+                 "collections", "hashlib", "platform", "importlib.util", "typing", "dataclasses",
+                 "subprocess", "tempfile", "shutil"}
 
 
 def test_run_imports_no_heavy_module(pods):

@@ -10,13 +10,7 @@ from __future__ import annotations
 import os
 import time
 
-try:
-    # The C module alone: the sqlite3 package adds only datetime adapters, which we do not
-    # use, and importing datetime costs ~4 ms on every rkt command.
-    import _sqlite3 as sqlite3
-except ImportError:  # an interpreter that ships only the package
-    import sqlite3
-
+from rktfast import _sqlite as sqlite3  # not the stdlib's: see native/sqlite.pyx
 from rktfast.errors import StoreError
 from rktfast.record import Record
 
@@ -72,6 +66,10 @@ def now_ns() -> int:
     return time.time_ns()
 
 
+def _one(rows: list[tuple]) -> tuple | None:
+    return rows[0] if rows else None
+
+
 def _use_wal(db) -> None:
     """Put the database in WAL mode (a no-op once it is). Two connections switching a new
     database at once can get "database is locked" at once, not after the busy timeout
@@ -94,14 +92,14 @@ class Index:
         os.makedirs(db_dir, mode=0o700, exist_ok=True)
         path = os.path.join(db_dir, "index.sqlite3")
         try:
-            self.db = sqlite3.connect(path, timeout=60, isolation_level=None)
+            self.db = sqlite3.Connection(path, 60_000)
             _use_wal(self.db)
             self.db.execute("PRAGMA synchronous=FULL")
-            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            version = self.db.execute("PRAGMA user_version")[0][0]
             if version < 1:
-                self.db.execute("BEGIN IMMEDIATE")
-                self.db.executescript(SCHEMA)
-                # executescript commits on its own
+                with self.db:  # the schema appears whole (CREATE ... IF NOT EXISTS: racers agree)
+                    self.db.execute("BEGIN IMMEDIATE")
+                    self.db.executescript(SCHEMA)
             if version < LAYERS_VERSION:  # set only once the layers table exists
                 self._migrate_layers()
         except sqlite3.Error as e:
@@ -110,12 +108,13 @@ class Index:
     def _migrate_layers(self) -> None:
         """Add the ``layers`` table to an index that lacks it (idempotent, concurrent-safe)."""
         if self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
-                           "name = 'layers'").fetchone():
+                           "name = 'layers'"):
             return
-        self.db.execute("BEGIN IMMEDIATE")
-        self.db.executescript(LAYERS_SCHEMA)  # commits
-        if self.db.execute("PRAGMA user_version").fetchone()[0] < LAYERS_VERSION:
-            self.db.execute(f"PRAGMA user_version = {LAYERS_VERSION}")
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.executescript(LAYERS_SCHEMA)
+            if self.db.execute("PRAGMA user_version")[0][0] < LAYERS_VERSION:
+                self.db.execute(f"PRAGMA user_version = {LAYERS_VERSION}")
 
     def close(self) -> None:
         self.db.close()
@@ -142,8 +141,8 @@ class Index:
     def put(self, info: ImageInfo) -> None:
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
-            old = self.db.execute("SELECT importtime FROM aciinfo WHERE blobkey = ?",
-                                  (info.key,)).fetchone()
+            old = _one(self.db.execute("SELECT importtime FROM aciinfo WHERE blobkey = ?",
+                                       (info.key,)))
             if old:  # re-import keeps the first import time, like rkt
                 info.import_time = old[0]
             self.db.execute(
@@ -173,7 +172,7 @@ class Index:
             self.db.execute("DELETE FROM remote WHERE blobkey = ?", (key,))
 
     def get_remote(self, url: str) -> RemoteInfo | None:
-        r = self.db.execute("SELECT * FROM remote WHERE aciurl = ?", (url,)).fetchone()
+        r = _one(self.db.execute("SELECT * FROM remote WHERE aciurl = ?", (url,)))
         return RemoteInfo(*r) if r else None
 
     def put_remote(self, info: RemoteInfo) -> None:
@@ -216,8 +215,9 @@ def put_layer(index: Index, info: LayerInfo) -> None:
 def touch_layers(index: Index, diff_ids: list[str]) -> None:
     t = now_ns()
     with index.db:
-        index.db.executemany("UPDATE layers SET lastused = ? WHERE diffid = ?",
-                             [(t, d) for d in diff_ids])
+        index.db.execute("BEGIN IMMEDIATE")  # one commit for all of them
+        for d in diff_ids:
+            index.db.execute("UPDATE layers SET lastused = ? WHERE diffid = ?", (t, d))
 
 
 def remove_layers(index: Index, diff_id: str) -> None:
