@@ -29,8 +29,7 @@ cdef extern from "<sqlite3.h>" nogil:
     int SQLITE_OK, SQLITE_ROW, SQLITE_DONE
     int SQLITE_CONSTRAINT, SQLITE_CORRUPT, SQLITE_NOTADB
     int SQLITE_INTEGER, SQLITE_FLOAT, SQLITE_TEXT, SQLITE_BLOB, SQLITE_NULL
-    int SQLITE_OPEN_READWRITE, SQLITE_OPEN_CREATE, SQLITE_OPEN_NOMUTEX
-    int SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE
+    int SQLITE_OPEN_READWRITE, SQLITE_OPEN_CREATE
 
     int sqlite3_open_v2(const char *path, sqlite3 **db, int flags, const char *vfs)
     int sqlite3_close_v2(sqlite3 *db)
@@ -60,15 +59,6 @@ cdef extern from "<sqlite3.h>" nogil:
     const unsigned char *sqlite3_column_text(sqlite3_stmt *stmt, int i)
     const void *sqlite3_column_blob(sqlite3_stmt *stmt, int i)
     int sqlite3_column_bytes(sqlite3_stmt *stmt, int i)
-
-cdef extern from *:
-    # sqlite3_db_config is variadic; Cython cannot declare that with a fixed signature
-    """
-    static int rktfast_no_checkpoint_on_close(sqlite3 *db) {
-        return sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)0);
-    }
-    """
-    int rktfast_no_checkpoint_on_close(sqlite3 *db) nogil
 
 
 class Error(Exception):
@@ -136,7 +126,7 @@ cdef class Connection:
 
     cdef sqlite3 *db
 
-    def __cinit__(self, path, int timeout_ms=60000, bint checkpoint_on_close=True):
+    def __cinit__(self, path, int timeout_ms=60000):
         cdef bytes b_path = path.encode()
         cdef const char *c_path = b_path
         cdef int r
@@ -150,8 +140,6 @@ cdef class Connection:
                 sqlite3_close_v2(self.db)
                 self.db = NULL
         sqlite3_busy_timeout(self.db, timeout_ms)
-        if not checkpoint_on_close:
-            rktfast_no_checkpoint_on_close(self.db)
 
     def __dealloc__(self):
         if self.db != NULL:

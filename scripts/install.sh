@@ -25,12 +25,33 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-PY=${PYTHON:-python3}
+# Debian's python3 by default: it is built with PGO and LTO and starts about 5 ms sooner than
+# a self-built one (pyenv), and every rkt command pays for the start.
+PY=${PYTHON:-$( [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || echo python3 )}
+home=$("$PY" -c 'import os, sys; print(os.path.dirname(sys.executable))')
 if [ ! -x "$PREFIX/bin/python" ]; then
   "$PY" -m venv "$PREFIX"
+elif ! grep -qx "home = $home" "$PREFIX/pyvenv.cfg" 2>/dev/null; then
+  "$PY" -m venv --clear "$PREFIX"  # made from another interpreter: start over
 fi
 "$PREFIX/bin/pip" install -q --upgrade pip
 "$PREFIX/bin/pip" install -q ".[test]"
-ln -sf "$PREFIX/bin/rkt" /usr/local/bin/rkt
-ln -sf "$PREFIX/bin/rktfast" /usr/local/bin/rktfast
+
+# Our launchers replace pip's console scripts. pip's run site.py, which lists site-packages
+# and executes its .pth files, on every rkt command (~3 ms). Ours run Python with -I (no
+# PYTHON* variables and no current directory on sys.path: rkt runs as root) and -S, and
+# put only the venv's site-packages on sys.path.
+site=$("$PREFIX/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
+for name in rkt rktfast; do
+  cat > "$PREFIX/bin/.$name.new" <<EOF
+#!$PREFIX/bin/python3 -IS
+import sys
+sys.path.append("$site")
+from rktfast.cli.main import main
+sys.exit(main())
+EOF
+  chmod 755 "$PREFIX/bin/.$name.new"
+  mv -f "$PREFIX/bin/.$name.new" "$PREFIX/bin/$name"
+  ln -sf "$PREFIX/bin/$name" "/usr/local/bin/$name"
+done
 echo "rktfast installed in $PREFIX; rkt is $(command -v rkt)"

@@ -311,11 +311,12 @@ def test_run_imports_no_heavy_module(pods):
     if len(cmd) == 1:  # an installed rkt script: run it under its own interpreter
         with open(cmd[0]) as f:
             shebang = f.readline()
-        python = shebang[2:].strip() if shebang.startswith("#!") else sys.executable
-        launcher, cwd = [python, "-X", "importtime", cmd[0]], None
+        # the interpreter and its flags (install.sh's launchers use -IS)
+        python = shebang[2:].split() if shebang.startswith("#!") else [sys.executable]
+        launcher, cwd = [*python, "-X", "importtime", cmd[0]], None
     else:  # `python -m rktfast` from a checkout: the same without runpy's own imports
-        python = cmd[0]
-        launcher = [python, "-X", "importtime", "-c",
+        python = [cmd[0]]
+        launcher = [*python, "-X", "importtime", "-c",
                     "import sys\nfrom rktfast.cli.main import main\n"
                     "sys.argv = ['rkt'] + sys.argv[1:]\nsys.exit(main())\n"]
         cwd = REPO
@@ -328,7 +329,7 @@ def test_run_imports_no_heavy_module(pods):
                 if line.startswith("import time:") and "|" in line}
 
     # what the interpreter's own start-up loads (site, .pth files) is not rkt's doing
-    startup = imports(python, "-X", "importtime", "-c", "pass")
+    startup = imports(*python, "-X", "importtime", "-c", "pass")
     imported = imports(*launcher, *args) - startup
     assert "rktfast.stage1.stage0" in imported  # the measurement saw the run path
     assert not HEAVY_MODULES & imported, sorted(HEAVY_MODULES & imported)
