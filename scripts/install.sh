@@ -37,21 +37,5 @@ fi
 "$PREFIX/bin/pip" install -q --upgrade pip
 "$PREFIX/bin/pip" install -q ".[test]"
 
-# Our launchers replace pip's console scripts. pip's run site.py, which lists site-packages
-# and executes its .pth files, on every rkt command (~3 ms). Ours run Python with -I (no
-# PYTHON* variables and no current directory on sys.path: rkt runs as root) and -S, and
-# put only the venv's site-packages on sys.path.
-site=$("$PREFIX/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
-for name in rkt rktfast; do
-  cat > "$PREFIX/bin/.$name.new" <<EOF
-#!$PREFIX/bin/python3 -IS
-import sys
-sys.path.append("$site")
-from rktfast.cli.main import main
-sys.exit(main())
-EOF
-  chmod 755 "$PREFIX/bin/.$name.new"
-  mv -f "$PREFIX/bin/.$name.new" "$PREFIX/bin/$name"
-  ln -sf "$PREFIX/bin/$name" "/usr/local/bin/$name"
-done
+RKTFAST_PREFIX=$PREFIX bash scripts/launchers.sh  # ours, not pip's: see there
 echo "rktfast installed in $PREFIX; rkt is $(command -v rkt)"

@@ -1,8 +1,10 @@
 """The command line as scripts and the Nomad driver see it: version, help, exit codes."""
 
+import os
 import re
 import subprocess
 
+import pytest
 from conftest import rkt_command
 
 
@@ -68,3 +70,23 @@ def test_unknown_insecure_option_is_rejected():
 def test_legacy_images_alias(tmp_path):
     r = rkt_plain(f"--dir={tmp_path}", "images", "--no-legend")
     assert r.returncode == 0 and r.stdout == ""
+
+
+def test_installed_rkt_ignores_pythonpath_and_the_current_directory(tmp_path):
+    """rkt runs as root: a rktfast package planted in $PYTHONPATH or in the directory the
+    command is started from must not be what runs."""
+    cmd = rkt_command()
+    if len(cmd) != 1:
+        pytest.skip("rkt runs from a source checkout (python -m rktfast), not an installed "
+                    "launcher: scripts/install.sh writes the launcher this test is about")
+    planted = tmp_path / "rktfast"
+    planted.mkdir()
+    (planted / "__init__.py").write_text("raise SystemExit('planted rktfast imported')\n")
+    (planted / "cli").mkdir()
+    (planted / "cli" / "__init__.py").write_text("")
+    (planted / "cli" / "main.py").write_text("def main():\n    raise SystemExit(99)\n")
+    env = dict(os.environ, PYTHONPATH=str(tmp_path), PYTHONSTARTUP=str(planted / "cli" / "main.py"))
+    r = subprocess.run([*cmd, "version"], capture_output=True, text=True, timeout=60,
+                       cwd=tmp_path, env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("rkt Version:")

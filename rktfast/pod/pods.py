@@ -1,8 +1,9 @@
 """Pod directories and their lifecycle (SPEC §3 "Pod directory", §4).
 
 A pod lives in exactly one of ``pods/{embryo,prepare,prepared,run,exited-garbage,garbage}/<uuid>``;
-states move by ``rename(2)`` (followed by an fsync of the target parent) and whether a
-directory is exclusively ``flock``-ed tells the states of one directory apart:
+states move by ``rename(2)`` (followed by an fsync of the target parent where the state must
+survive a power loss) and whether a directory is exclusively ``flock``-ed tells the states
+of one directory apart:
 
     dir               locked            unlocked
     embryo/prepared   -                 embryo / prepared
@@ -347,21 +348,26 @@ class Pod:
         self.state = unlocked
 
     # --- transitions ----------------------------------------------------------------------
-    def _move(self, target: str) -> None:
+    def _move(self, target: str, durable: bool = True) -> None:
+        """Rename the pod into ``target``; ``durable``: fsync that directory too, so the
+        new state survives a power loss."""
         src = self.path
         dst_dir = pods_dir(self.data_dir, target)
         try:
             os.rename(src, os.path.join(dst_dir, self.uuid))
         except OSError as e:
             raise PodError(f"cannot move pod {self.uuid} to {target}", e) from e
-        _fsync_dir(dst_dir)
+        if durable:
+            _fsync_dir(dst_dir)
         self.where = target
 
     def to_preparing(self) -> None:
         if not self.created_by_me or self.where != "embryo":
             raise PodError("bug: only embryonic pods created here can transition to preparing")
         self.exclusive_lock()
-        self._move("prepare")
+        # Not fsynced: a power loss can only leave it in embryo/ instead, and both are
+        # garbage to gc. The states a user is told about (prepared, run-prepared) are.
+        self._move("prepare", durable=False)
         self.state = PREPARING
 
     def to_prepared(self) -> None:
@@ -388,7 +394,9 @@ class Pod:
                 raise PodError(f"pod {self.uuid} is no longer prepared")
         else:
             self.exclusive_lock()
-        self._move("run")
+        # `rkt run`'s own pod (preparing -> run) dies with a power loss wherever its
+        # directory ends up; a prepared pod must not come back as prepared once it ran.
+        self._move("run", durable=self.state == PREPARED)
         self.state = RUNNING
 
     def to_exited_garbage(self) -> None:
