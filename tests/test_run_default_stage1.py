@@ -342,3 +342,19 @@ def test_run_imports_no_heavy_module(pods):
         imported = imports(*launcher, *args[:3], *command) - startup
         assert f"rktfast.cli.{module}" in imported
         assert not HEAVY_MODULES & imported, (command, sorted(HEAVY_MODULES & imported))
+
+
+def test_inherit_env_passes_the_users_environment_unchanged(pods):
+    """Started without any locale variable (cron, CI, a service), Python would add
+    LC_CTYPE=C.UTF-8 to its own environment; apps that inherit it must not see it."""
+    base = {"PATH": os.environ["PATH"], "MARKER": "m1"}
+    for extra, want in (({}, None), ({"LC_CTYPE": "C.UTF-8"}, "C.UTF-8"),
+                        ({"LANG": "C"}, None)):
+        r = pods("--insecure-options=image", "run", pods.stage1, "--inherit-env", "--net=host",
+                 "example.com/busybox", "--exec", "/bin/sh", "--", "-c", "env",
+                 input="", timeout=60, env={**base, **extra})
+        assert r.returncode == 0, r.stderr
+        env = dict(line.split("=", 1) for line in r.stdout.splitlines() if "=" in line)
+        assert env.get("MARKER") == "m1"
+        assert env.get("LC_CTYPE") == want, (extra, env)
+        assert env.get("LANG") == extra.get("LANG")

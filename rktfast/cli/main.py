@@ -220,8 +220,23 @@ def run_cli(argv: list[str]) -> int:
     return 0 if code is None else code
 
 
+def undo_locale_coercion() -> None:
+    """Give rkt's children the environment the user gave rkt.
+
+    Python started under the C locale sets ``LC_CTYPE=C.UTF-8`` in its own environment
+    (PEP 538), and the stage1, apps run with ``--inherit-env`` and network plugins would
+    inherit it; Go's rkt adds nothing. Only that case enables UTF-8 mode on its own, so
+    UTF-8 mode that nobody asked for plus ``LC_CTYPE=C.UTF-8`` means Python set it.
+    """
+    if (sys.flags.utf8_mode and os.environ.get("LC_CTYPE") == "C.UTF-8"
+            and "utf8" not in sys._xoptions
+            and (sys.flags.ignore_environment or "PYTHONUTF8" not in os.environ)):
+        del os.environ["LC_CTYPE"]
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
+    undo_locale_coercion()
     debug = any(a in ("--debug", "-debug", "--debug=true", "-debug=true") for a in argv)
     prefix = "rkt"
     try:
