@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 
 import pytest
@@ -210,6 +211,43 @@ def test_resource_isolators_reach_the_app_cgroup(pods):
     finally:
         pod.stop()
         pod.proc.communicate(timeout=20)
+    assert_nothing_left(pod)
+
+
+def test_a_hierarchy_mounted_elsewhere_is_found_in_mountinfo(pods, tmp_path):
+    """The stage1 looks for each hierarchy at /sys/fs/cgroup/<controllers> first and reads
+    mountinfo only when one is not there. Here, in a private mount namespace, the pids
+    hierarchy is mounted at another path only: the app still gets its pids cgroup."""
+    if not os.path.ismount("/sys/fs/cgroup/pids"):
+        pytest.skip("this host has no v1 pids hierarchy at /sys/fs/cgroup/pids to move")
+    alt = tmp_path / "pids-elsewhere"
+    alt.mkdir()
+    pod = pods.new([app("c", ["/bin/sleep", "30"])])
+    lock = pod._lock()
+    try:  # unshare and sh exec: the stage1 keeps the PID, as stage0 would
+        pod.proc = subprocess.Popen(
+            ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+             'umount -l /sys/fs/cgroup/pids && mount -t cgroup -o pids cgroup "$0" && '
+             'exec "$@"', str(alt), pod.entrypoint("init"), "--net=host", pod.uuid],
+            cwd=pod.path, env=dict(os.environ, RKT_LOCK_FD=str(lock)), pass_fds=[lock],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    finally:
+        os.close(lock)
+    try:
+        pid1 = pod.pod_pid1()
+        for _ in range(100):
+            with open(f"/proc/{pid1}/task/{pid1}/children") as f:
+                apps = [int(x) for x in f.read().split()]
+            if apps:
+                break
+            time.sleep(0.02)
+        scope = f"machine-rkt\\x2d{pod.uuid}.scope"
+        assert _cgroups_of(pid1)["pids"].endswith(scope)
+        assert _cgroups_of(apps[0])["pids"].endswith(f"{scope}/system.slice/c.service")
+    finally:
+        pod.stop()
+        out, err = pod.proc.communicate(timeout=20)
+    assert pod.proc.returncode == 0, err
     assert_nothing_left(pod)
 
 

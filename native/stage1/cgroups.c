@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -67,13 +68,119 @@ static char *own_cgroup(const char *procself, const char *opts, bool v2)
     return xstrdup("/");
 }
 
+/* Add the hierarchy mounted at `mnt` (v1 controllers `ctrls`, or v2) to the plan. */
+static void add_hierarchy(struct cgroups *cg, const char *self, const char *mnt,
+                          const char *ctrls, bool v2, struct cg_hier h)
+{
+    char *base = own_cgroup(self, ctrls, v2);
+    if (v2) {
+        char *ctl = NULL, *p = xasprintf("%s%s/cgroup.controllers", mnt, base);
+        if (read_file_at(AT_FDCWD, p, &ctl, NULL) == 0) {
+            h.memory = strstr(ctl, "memory") != NULL;
+            h.cpu = strstr(ctl, "cpu") != NULL;
+            free(ctl);
+        }
+        free(p);
+    }
+    h.v2 = v2;
+    h.mountpoint = xstrdup(mnt);
+    h.pod_path = xasprintf("%s%s", mnt, strcmp(base, "/") == 0 ? "" : base);
+    free(base);
+    cg->h[cg->n++] = h;
+}
+
+static bool is_fs(const char *path, unsigned long magic)
+{
+    struct statfs sf;
+    return statfs(path, &sf) == 0 && (unsigned long) sf.f_type == magic;
+}
+
+static bool exists_at(const char *dir, const char *rel)
+{
+    char *p = xasprintf("%s/%s", dir, rel);
+    bool ok = access(p, F_OK) == 0;
+    free(p);
+    return ok;
+}
+
+/* The usual layout, found without /proc/self/mountinfo, whose text grows with every
+ * mount on the host (each running pod adds overlay mounts with long options) and took
+ * ~3 ms to produce with 150 mounts.  Every hierarchy of /proc/self/cgroup must be at
+ * /sys/fs/cgroup/<controllers> (v1; "name=systemd" at .../systemd) or at
+ * /sys/fs/cgroup/unified or /sys/fs/cgroup (v2): a cgroup filesystem of that version
+ * holding our own cgroup, and for the controllers isolators use, their files.
+ * Returns -1 for anything else; the caller then reads mountinfo. */
+static int find_hierarchies_usual(struct cgroups *cg, const char *self)
+{
+    static const struct { const char *ctrl, *file; } files[] = {
+        {"memory", "memory.limit_in_bytes"}, {"cpu", "cpu.shares"},
+        {"cpuacct", "cpuacct.usage"}, {"devices", "devices.allow"}, {NULL, NULL}};
+    char *copy = xstrdup(self), *save = NULL;
+    int ret = 0;
+    for (char *line = strtok_r(copy, "\n", &save); line && ret == 0;
+         line = strtok_r(NULL, "\n", &save)) {
+        char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        if (!c2 || cg->n >= CG_MAX_HIER) {
+            ret = -1;
+            break;
+        }
+        *c2 = 0;
+        const char *ctrls = c1 + 1, *path = c2 + 1;
+        bool v2 = ctrls[0] == 0;
+        struct cg_hier h = {0};
+        if (!v2 && !want_v1(ctrls, &h))
+            continue;
+        char *mnt = NULL;
+        if (v2) {
+            static const char *places[] = {"/sys/fs/cgroup/unified", "/sys/fs/cgroup", NULL};
+            for (int i = 0; places[i] && !mnt; i++)
+                if (is_fs(places[i], 0x63677270 /* CGROUP2_SUPER_MAGIC */))
+                    mnt = xstrdup(places[i]);
+        } else {
+            const char *name = strncmp(ctrls, "name=", 5) == 0 ? ctrls + 5 : ctrls;
+            mnt = xasprintf("/sys/fs/cgroup/%s", name);
+            if (!is_fs(mnt, 0x27e0eb /* CGROUP_SUPER_MAGIC */)) {
+                free(mnt);
+                mnt = NULL;
+            }
+        }
+        bool ok = mnt && (strcmp(path, "/") == 0 || exists_at(mnt, path + 1));
+        for (int i = 0; ok && !v2 && files[i].ctrl; i++) {
+            char *list = xasprintf(",%s,", ctrls), *want = xasprintf(",%s,", files[i].ctrl);
+            if (strstr(list, want) && !exists_at(mnt, files[i].file))
+                ok = false;
+            free(list);
+            free(want);
+        }
+        if (ok)
+            add_hierarchy(cg, self, mnt, v2 ? "" : ctrls, v2, h);
+        else
+            ret = -1;
+        free(mnt);
+    }
+    free(copy);
+    if (ret < 0) {
+        for (size_t i = 0; i < cg->n; i++) {
+            free(cg->h[i].mountpoint);
+            free(cg->h[i].pod_path);
+        }
+        cg->n = 0;
+    }
+    return ret;
+}
+
 static int find_hierarchies(struct cgroups *cg)
 {
     char *mi, *self;
-    if (read_file_at(AT_FDCWD, "/proc/self/mountinfo", &mi, NULL) < 0)
+    if (read_file_at(AT_FDCWD, "/proc/self/cgroup", &self, NULL) < 0)
         return -1;
-    if (read_file_at(AT_FDCWD, "/proc/self/cgroup", &self, NULL) < 0) {
-        free(mi);
+    if (find_hierarchies_usual(cg, self) == 0) {
+        free(self);
+        return 0;
+    }
+    s1_debugf("cgroups: not the usual layout, reading mountinfo");
+    if (read_file_at(AT_FDCWD, "/proc/self/mountinfo", &mi, NULL) < 0) {
+        free(self);
         return -1;
     }
     char *save = NULL;
@@ -93,13 +200,10 @@ static int find_hierarchies(struct cgroups *cg)
         if (sscanf(line, "%*s %*s %*s %1023s %1023s", root, mnt) != 2 || strcmp(root, "/") != 0)
             continue;
         struct cg_hier h = {0};
-        char *base;
-        if (v2) {
-            base = own_cgroup(self, "", true);
-        } else {
+        char ctrls[512] = "";
+        if (!v2) {
             /* super options: rw,memory  or  rw,name=systemd */
             char *opts = strchr(super, ',') ? strchr(super, ',') + 1 : super;
-            char ctrls[512] = "";
             char *copy = xstrdup(opts), *s2 = NULL;
             for (char *t = strtok_r(copy, ",", &s2); t; t = strtok_r(NULL, ",", &s2)) {
                 if (strcmp(t, "rw") == 0 || strcmp(t, "ro") == 0 || strncmp(t, "release_agent", 13) == 0 ||
@@ -113,22 +217,8 @@ static int find_hierarchies(struct cgroups *cg)
             free(copy);
             if (!want_v1(ctrls, &h))
                 continue;
-            base = own_cgroup(self, ctrls, false);
         }
-        if (v2) {
-            char *ctl = NULL, *p = xasprintf("%s%s/cgroup.controllers", mnt, base);
-            if (read_file_at(AT_FDCWD, p, &ctl, NULL) == 0) {
-                h.memory = strstr(ctl, "memory") != NULL;
-                h.cpu = strstr(ctl, "cpu") != NULL;
-                free(ctl);
-            }
-            free(p);
-        }
-        h.v2 = v2;
-        h.mountpoint = xstrdup(mnt);
-        h.pod_path = xasprintf("%s%s%s", mnt, strcmp(base, "/") == 0 ? "" : base, "");
-        free(base);
-        cg->h[cg->n++] = h;
+        add_hierarchy(cg, self, mnt, ctrls, v2, h);
     }
     free(mi);
     free(self);
