@@ -188,6 +188,10 @@ cdef class Connection:
             sqlite3_finalize(stmt)
         return rows
 
+    def set_busy_timeout(self, int timeout_ms):
+        """How long a statement waits for another connection's lock before it fails."""
+        sqlite3_busy_timeout(self._open(), timeout_ms)
+
     def executescript(self, str sql):
         """Run several statements (no parameters, no rows)."""
         cdef sqlite3 *db = self._open()

@@ -84,6 +84,31 @@ def test_parallel_first_opens_of_a_new_index_all_succeed(tmp_path):
     assert not errors, errors[:3]
 
 
+def test_runs_that_exec_without_closing_keep_the_wal_small(tmp_path):
+    """rkt run leaves the index open across the exec of its stage1, so no close
+    checkpoints the WAL, and each new process reads the whole WAL. 150 such runs (a touch
+    each, then the process is replaced) must not pile up 150 frames."""
+    from rktfast.store.index import ImageInfo
+
+    data = str(tmp_path / "data")
+    with ImageStore(data) as s:
+        s.index.put(ImageInfo("sha512-" + "a" * 128, "example.com/x", 1, 1, True, 10, 0))
+    for _ in range(150):
+        pid = os.fork()
+        if pid == 0:  # like rkt run: open, touch, leave for the exec, be replaced
+            try:
+                s = ImageStore(data)
+                s.index.touch("sha512-" + "a" * 128)
+                s.close_for_exec()
+            finally:
+                os._exit(0)
+        assert os.waitpid(pid, 0)[1] == 0
+    wal = os.path.getsize(os.path.join(data, "cas", "db", "index.sqlite3-wal"))
+    assert wal <= 300 * 1024, wal  # without the limit: 150 frames, ~600 KiB
+    with ImageStore(data) as s:
+        assert s.index.get("sha512-" + "a" * 128).last_used > 1
+
+
 def test_parallel_commits_of_one_image_leave_one_good_copy(tmp_path):
     content = os.urandom(1 << 16)
     errors = []

@@ -91,6 +91,7 @@ class ImageStore:
         more under I/O load — housekeeping that the next store user does anyway; to SQLite
         an exec is a process exit, which WAL mode is made for. If the exec fails, close()
         still closes everything."""
+        self.index.leave_open_for_exec()
         self._cas_lock.close()
 
     def __enter__(self) -> ImageStore:
