@@ -141,7 +141,6 @@ def setup_stage1(pod_dir: str, trees, use_overlay: bool) -> None:
     status = os.path.join(rootfs, "rkt", "status")
     if not os.path.isdir(status) or os.path.islink(os.path.join(rootfs, "rkt")):
         os.makedirs(status, mode=0o755, exist_ok=True)
-    os.utime(status)
 
 
 def setup_app(pod_dir: str, trees, app: str, use_overlay: bool) -> None:
