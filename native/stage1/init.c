@@ -677,29 +677,27 @@ int main(int argc, char **argv)
         console_restore(conp);
     /* Removing the cgroups takes a few ms (rmdir on every hierarchy): do it
      * in a detached child so the pod's status reaches stage0 at once.  It no
-     * longer holds the pod lock; gc removes whatever it has not. */
+     * longer holds the pod lock; gc removes whatever it has not.  Nothing is
+     * written after this point: let go of stdio first, so that a caller reading
+     * our output (a pipe) sees its end now, not when the cleaner is done. */
     if (lock)
         close(atoi(lock));
     fflush(NULL);
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null >= 0) {
+        dup2(null, 0);
+        dup2(null, 1);
+        dup2(null, 2);
+        close(null);
+    }
     pid_t cleaner = fork();
     if (cleaner == 0) {
-        setsid();
-        if (fork() == 0) {
-            int null = open("/dev/null", O_RDWR);
-            if (null >= 0) {
-                dup2(null, 0);
-                dup2(null, 1);
-                dup2(null, 2);
-            }
-            if (cgroups_remove(&cg) == 0)
-                unlinkat(podfd, CG_RECORD_FILE, 0);
-            _exit(0);
-        }
+        setsid(); /* its own session: no terminal signal of ours reaches it */
+        if (cgroups_remove(&cg) == 0)
+            unlinkat(podfd, CG_RECORD_FILE, 0);
         _exit(0);
     }
-    if (cleaner > 0)
-        waitpid(cleaner, NULL, 0);
-    else if (cgroups_remove(&cg) == 0)
+    if (cleaner < 0 && cgroups_remove(&cg) == 0)
         unlinkat(podfd, CG_RECORD_FILE, 0);
     return status;
 }
