@@ -196,6 +196,11 @@ int mkdir_p_at(int dirfd, const char *path, mode_t mode)
     size_t n = strlen(path);
     if (n >= sizeof buf)
         return s1_error(ENAMETOOLONG, "mkdir %s", path);
+    /* the usual case, one syscall: only the last component is missing */
+    if (mkdirat(dirfd, path, mode) == 0 || errno == EEXIST)
+        return 0;
+    if (errno != ENOENT)
+        return s1_error(errno, "mkdir %s", path);
     memcpy(buf, path, n + 1);
     for (char *p = buf + 1; ; p++) {
         if (*p == '/' || *p == 0) {
