@@ -407,6 +407,18 @@ def test_stop_is_orderly_and_force_kills(pods):
     assert not os.path.exists(f"/proc/{pid1}")
 
 
+def test_stop_right_after_start_stops_the_pod(pods):
+    """The stage1 writes ppid once its apps are started, and they can run before that: a
+    stop in that window waits for ppid instead of returning having stopped nothing."""
+    for _ in range(5):
+        pod = pods.new([app("s", ["/bin/sleep", "30"])])
+        pod.start()
+        r = pod.stop()
+        assert r.returncode == 0, r.stderr
+        pod.proc.communicate(timeout=15)
+        assert_nothing_left(pod)
+
+
 def test_gc_after_kill_9_leaves_no_mounts_or_cgroups(pods):
     vols = [{"name": "v", "kind": "empty"}]
     pod = pods.new([app("s", ["/bin/sleep", "60"], mounts=[{"volume": "v", "path": "/v"}])],
