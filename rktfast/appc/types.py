@@ -9,7 +9,6 @@ the manifest parsers turn them into ``ImageError``/``PodError``.
 
 from __future__ import annotations
 
-from rktfast.appc.querystring import make_query_string, parse_query, single_values
 from rktfast.errors import ImageError
 from rktfast.record import Record
 
@@ -279,6 +278,11 @@ def check_os_arch(manifest: ImageManifest | Iterable[Label]) -> None:
 
 # --- image names on the command line -------------------------------------------------------
 
+# A name[:version] made only of these comes out of appc's query-string round trip
+# (escape each value, then unescape) exactly as it went in: no "," "=" "&" ";" "%" "+".
+_PLAIN_NAME = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~/:")
+
+
 def parse_image_name(s: str) -> tuple[str, dict[str, str]]:
     """Split ``name[:version][,label=value…]`` into the name and its labels (appc discovery).
 
@@ -293,12 +297,18 @@ def parse_image_name(s: str) -> tuple[str, dict[str, str]]:
                              "app name")
         if s.count(":") > 1:
             raise ValueError("malformed app string - colon may appear at most once")
-        query = make_query_string("name=" + s.replace(":", ",version=", 1))
-        values = single_values(parse_query(query))
-        name = values.pop("name", "")
-        labels: dict[str, str] = {}
-        for key, value in values.items():
-            labels[check_ac_identifier(key)] = value
+        if _PLAIN_NAME.issuperset(s):  # the common case, without loading the query parser
+            name, colon, version = s.partition(":")
+            labels = {"version": version} if colon else {}
+        else:
+            from rktfast.appc.querystring import make_query_string, parse_query, single_values
+
+            query = make_query_string("name=" + s.replace(":", ",version=", 1))
+            values = single_values(parse_query(query))
+            name = values.pop("name", "")
+            labels = {}
+            for key, value in values.items():
+                labels[check_ac_identifier(key)] = value
         check_ac_identifier(name)
     except ValueError as e:
         raise ImageError(str(e)) from None
