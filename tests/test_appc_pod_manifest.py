@@ -1,4 +1,4 @@
-"""PodManifest parsing/emission and rkt's --volume/--mount/--port values."""
+"""PodManifest parsing and emission (the flag values are in test_pod_cliargs.py)."""
 
 import shutil
 import subprocess
@@ -13,13 +13,8 @@ from rktfast.appc.pod_manifest import (
     RuntimeApp,
     RuntimeImage,
     Volume,
-    check_mounts,
-    merge_mounts,
-    mount_from_string,
-    port_from_string,
-    volume_from_string,
 )
-from rktfast.errors import PodError, UsageError
+from rktfast.errors import PodError
 
 ACTOOL = shutil.which("actool")
 HASH = "sha512-" + "ab" * 32
@@ -31,9 +26,9 @@ def generated_pod() -> PodManifest:
         apps=[RuntimeApp("etcd", RuntimeImage(HASH, "coreos.com/etcd"),
                          App(exec=["/etcd"], user="0", group="0"),
                          mounts=[Mount("data", "/data")])],
-        volumes=[volume_from_string("data,kind=empty")],
+        volumes=[Volume("data", "empty", mode="0755", uid=0, gid=0)],
         annotations=[Annotation("coreos.com/rkt/stage1/mutable", "false")],
-        ports=[port_from_string("client:2379")])
+        ports=[ExposedPort("client", 2379)])
 
 
 def test_generated_pod_manifest_is_written_like_rkt():
@@ -112,82 +107,3 @@ def test_actool_validates_generated_pod(tmp_path):
     path.write_text(generated_pod().to_json(pretty=True))
     out = subprocess.run([ACTOOL, "validate", str(path)], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
-
-
-@pytest.mark.parametrize("flag, volume", [
-    ("data,kind=empty", Volume("data", "empty", mode="0755", uid=0, gid=0)),
-    ("data,kind=empty,mode=0700,uid=1000,gid=100",
-     Volume("data", "empty", mode="0700", uid=1000, gid=100)),
-    ("src,kind=host,source=/tmp/a%20b,readOnly=true,recursive=false",
-     Volume("src", "host", "/tmp/a%20b", read_only=True, recursive=False)),
-    ("src,kind=host,source=/srv,readOnly=1", Volume("src", "host", "/srv", read_only=True)),
-])
-def test_volume_flag(flag, volume):
-    assert volume_from_string(flag) == volume
-
-
-@pytest.mark.parametrize("flag, reason", [
-    ("db,kind", 'malformed string "name=db,kind" - has a label without a value: kind'),
-    ("db,kind=host,source=rel", "source for host volume must be absolute path"),
-    ("db,kind=host", "source for host volume cannot be empty"),
-    ("db,kind=host,source=/x,uid=1", "uid for host volume cannot be set"),
-    ("db,kind=empty,source=/x", "source for empty volume must be empty"),
-    ("db,kind=host,source=/x,foo=1", 'unknown volume parameter "foo"'),
-    ("Db,kind=empty", 'ACName must contain only lower case alphanumeric characters plus "-"'),
-    ("db,kind=empty,uid=x", 'strconv.Atoi: parsing "x": invalid syntax'),
-    ("db,kind=host,source=/x,readOnly=yes", 'strconv.ParseBool: parsing "yes": invalid syntax'),
-    ("db,kind=empty,kind=host", 'label kind with multiple values ["empty" "host"]'),
-])
-def test_volume_flag_errors(flag, reason):
-    with pytest.raises(UsageError) as e:
-        volume_from_string(flag)
-    assert e.value.message == f'invalid value in --volume flag "{flag}": {reason}'
-
-
-def test_mount_flag():
-    assert mount_from_string("volume=data,target=/var/lib/data") == Mount("data", "/var/lib/data")
-    assert mount_from_string("volume=d,target=/a%20b") == Mount("d", "/a b")
-
-
-@pytest.mark.parametrize("flag, msg", [
-    ("volume=data,dest=/x", 'unknown mount parameter "dest"'),
-    ("volume=Data,target=/x", 'invalid volume name "Data" in --mount flag "volume=Data,target=/x": '
-                              'ACName must contain only lower case alphanumeric characters plus "-"'),
-    ("volume=a,target=/%zz", 'invalid URL escape "%zz"'),
-])
-def test_mount_flag_errors(flag, msg):
-    with pytest.raises(UsageError) as e:
-        mount_from_string(flag)
-    assert e.value.message == msg
-
-
-def test_mounts_must_name_a_volume_and_merge_per_app_first():
-    vols = [Volume("data", "empty", mode="0755", uid=0, gid=0)]
-    check_mounts(vols, [Mount("data", "/d")])
-    with pytest.raises(UsageError) as e:
-        check_mounts(vols, [Mount("logs", "/var/log")])
-    assert e.value.message == 'dangling mount point "/var/log": volume "logs" not found'
-    merged = merge_mounts([Mount("a", "/x"), Mount("b", "/y")], [Mount("c", "/x")])
-    assert merged == [Mount("c", "/x"), Mount("b", "/y")]
-
-
-@pytest.mark.parametrize("flag, port", [
-    ("http:8080", ExposedPort("http", 8080)),
-    ("http:127.0.0.1:8080", ExposedPort("http", 8080, "127.0.0.1")),
-])
-def test_port_flag(flag, port):
-    assert port_from_string(flag) == port
-
-
-@pytest.mark.parametrize("flag, msg", [
-    ("http", '"http" is not in name:[ip:]port format'),
-    ("Http:80", '"Http" is not a valid port name'),
-    ("http:1.2.3.400:80", '"1.2.3.400" is not a valid IP'),
-    ("http:x", '"x" is not a valid port number'),
-    ("http:70000", '"70000" is not a valid port number'),
-    ("http:127.0.0.1:x", '"127.0.0.1" is not a valid port number'),  # rkt quotes the IP here
-])
-def test_port_flag_errors(flag, msg):
-    with pytest.raises(UsageError) as e:
-        port_from_string(flag)
-    assert e.value.message == msg

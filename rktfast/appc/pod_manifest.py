@@ -1,12 +1,11 @@
-"""The appc 0.8.11 PodManifest, and rkt's ``--volume``, ``--mount`` and ``--port`` values.
+"""The appc 0.8.11 PodManifest.
 
 ``PodManifest.parse`` decodes like appc's Go code (case-insensitive keys, unknown keys
 dropped, appc's checks; ``PodError`` with appc's message); ``to_json`` writes appc's field
 order, where ``apps``, ``volumes``, ``isolators``, ``annotations`` and ``ports`` are written as
 ``null`` when unset (no ``omitempty`` in appc's struct).
 
-The flag parsers raise ``UsageError`` with the message rkt's flag ``Set`` returns (pflag then
-prefixes ``invalid argument "<v>" for "--volume" flag: ``; that is the CLI's business).
+rkt's ``--volume``, ``--mount`` and ``--port`` values are parsed by ``rktfast.pod.cliargs``.
 """
 
 from __future__ import annotations
@@ -26,16 +25,14 @@ from rktfast.appc.image_manifest import (
     decode_semver,
 )
 from rktfast.appc.isolators import Isolator, decode_isolator
-from rktfast.appc.querystring import make_query_string, parse_query, single_values
 from rktfast.appc.types import (
     Label,
+    canonical_ip,
     check_ac_identifier,
     check_ac_name,
     check_hash,
-    go_atoi,
-    go_parse_bool,
 )
-from rktfast.errors import PodError, UsageError
+from rktfast.errors import PodError
 from rktfast.output.gojson import GoMap, JSONSyntaxError, dumps, loads
 from rktfast.output.goquote import go_quote
 from rktfast.record import Record
@@ -410,124 +407,3 @@ def _decode_pm_field(pm: PodManifest, key: str, x: Any) -> None:
         pm.user_annotations = decode.string_map(x, "podManifest.userAnnotations") or {}
     else:
         pm.user_labels = decode.string_map(x, "podManifest.userLabels") or {}
-
-
-# --- IP addresses (Go net.ParseIP / IP.String) ---------------------------------------------
-
-def canonical_ip(s: str) -> str:
-    """Go ``net.ParseIP(s).String()``; raises ``ValueError('invalid IP address: s')``."""
-    parts = s.split(".")
-    if len(parts) == 4 and ":" not in s:
-        nums = [int(p) for p in parts if p.isascii() and p.isdigit()]
-        if len(nums) == 4 and all(n <= 255 for n in nums):
-            return ".".join(str(n) for n in nums)
-        raise ValueError(f"invalid IP address: {s}")
-    import ipaddress
-
-    try:
-        ip = ipaddress.IPv6Address(s)
-    except ValueError:
-        raise ValueError(f"invalid IP address: {s}") from None
-    if ip.ipv4_mapped is not None:
-        return str(ip.ipv4_mapped)
-    return ip.compressed
-
-
-# --- CLI values ----------------------------------------------------------------------------
-
-def volume_from_string(s: str) -> Volume:
-    """``--volume NAME,kind=host,source=/abs[,readOnly=B][,recursive=B]`` or ``NAME,kind=empty…``.
-
-    Raises ``UsageError('invalid value in --volume flag "<s>": <reason>')``.
-    """
-    try:
-        values = single_values(parse_query(make_query_string("name=" + s)))
-        vol = Volume("", "")
-        for key, val in values.items():
-            if key == "name":
-                vol.name = check_ac_name(val)
-            elif key == "kind":
-                vol.kind = val
-            elif key == "source":
-                vol.source = val
-            elif key == "readOnly":
-                vol.read_only = go_parse_bool(val)
-            elif key == "recursive":
-                vol.recursive = go_parse_bool(val)
-            elif key == "mode":
-                vol.mode = val
-            elif key == "uid":
-                vol.uid = go_atoi(val)
-            elif key == "gid":
-                vol.gid = go_atoi(val)
-            else:
-                raise ValueError(f"unknown volume parameter {go_quote(key)}")
-        vol.set_defaults()
-        vol.validate()
-    except ValueError as e:
-        raise UsageError(f"invalid value in --volume flag {go_quote(s)}: {e}") from None
-    return vol
-
-
-def mount_from_string(s: str) -> Mount:
-    """``--mount volume=NAME,target=PATH``; raises ``UsageError`` with rkt's messages."""
-    try:
-        values = single_values(parse_query(s.replace(",", "&")))
-    except ValueError as e:
-        raise UsageError(str(e)) from None
-    m = Mount("", "")
-    for key, val in values.items():
-        if key == "volume":
-            try:
-                m.volume = check_ac_name(val)
-            except ValueError as e:
-                raise UsageError(f"invalid volume name {go_quote(val)} in --mount flag "
-                                 f"{go_quote(s)}: {e}") from None
-        elif key == "target":
-            m.path = val
-        else:
-            raise UsageError(f"unknown mount parameter {go_quote(key)}")
-    return m
-
-
-def port_from_string(s: str) -> ExposedPort:
-    """``--port NAME:[IP:]HOSTPORT``; raises ``UsageError`` with rkt's messages."""
-    parts = s.split(":", 2)
-    if len(parts) < 2:
-        raise UsageError(f"{go_quote(s)} is not in name:[ip:]port format")
-    try:
-        name = check_ac_name(parts[0])
-    except ValueError as e:
-        raise UsageError(f"{go_quote(parts[0])} is not a valid port name", e) from None
-    port_str = parts[1]
-    host_ip = None
-    if len(parts) == 3:
-        port_str = parts[2]
-        try:
-            host_ip = canonical_ip(parts[1])
-        except ValueError:
-            raise UsageError(f"{go_quote(parts[1])} is not a valid IP") from None
-    if not (port_str.isascii() and port_str.isdigit() and int(port_str) <= 65535):
-        # rkt quotes parts[1] here, even when it is the IP.
-        raise UsageError(f"{go_quote(parts[1])} is not a valid port number")
-    return ExposedPort(name, int(port_str), host_ip)
-
-
-def check_mounts(volumes: list[Volume], mounts: list[Mount]) -> None:
-    """rkt's ``Apps.Validate``: every mount names a declared volume (unless it has its own)."""
-    names = {v.name for v in volumes}
-    for m in mounts:
-        if m.app_volume is None and m.volume not in names:
-            raise UsageError(f"dangling mount point {go_quote(m.path)}: volume "
-                             f"{go_quote(m.volume)} not found")
-
-
-def merge_mounts(global_mounts: list[Mount], app_mounts: list[Mount]) -> list[Mount]:
-    """rkt's ``MergeMounts``: per-app mounts first, then global ones, first path wins."""
-    out: list[Mount] = []
-    seen: set[str] = set()
-    for m in app_mounts + global_mounts:
-        if m.path not in seen:
-            seen.add(m.path)
-            out.append(m)
-    return out

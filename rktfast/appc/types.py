@@ -313,3 +313,24 @@ def parse_image_name(s: str) -> tuple[str, dict[str, str]]:
     except ValueError as e:
         raise ImageError(str(e)) from None
     return name, labels
+
+
+# --- IP addresses (Go net.ParseIP / IP.String) ---------------------------------------------
+
+def canonical_ip(s: str) -> str:
+    """Go ``net.ParseIP(s).String()``; raises ``ValueError('invalid IP address: s')``."""
+    parts = s.split(".")
+    if len(parts) == 4 and ":" not in s:
+        nums = [int(p) for p in parts if p.isascii() and p.isdigit()]
+        if len(nums) == 4 and all(n <= 255 for n in nums):
+            return ".".join(str(n) for n in nums)
+        raise ValueError(f"invalid IP address: {s}")
+    import ipaddress
+
+    try:
+        ip = ipaddress.IPv6Address(s)
+    except ValueError:
+        raise ValueError(f"invalid IP address: {s}") from None
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return ip.compressed

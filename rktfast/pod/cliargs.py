@@ -111,9 +111,7 @@ def parse_mount(text: str) -> dict:
 
 def parse_port(text: str) -> dict:
     """``NAME:[IP:]HOSTPORT`` -> a pod-manifest exposed port."""
-    import ipaddress
-
-    from rktfast.appc.types import is_ac_name
+    from rktfast.appc.types import canonical_ip, is_ac_name
 
     parts = text.split(":", 2)
     if len(parts) < 2:
@@ -128,11 +126,11 @@ def parse_port(text: str) -> dict:
     if len(parts) == 3:
         port_str = parts[2]
         try:
-            ip = str(ipaddress.ip_address(parts[1]))
+            ip = canonical_ip(parts[1])  # as Go prints it: an IPv4-mapped address as IPv4
         except ValueError:
             raise RktError(f'invalid argument "{text}" for "--port" flag: "{parts[1]}" is not '
                              "a valid IP") from None
-    if not port_str.isdigit() or int(port_str) > 65535:
+    if not (port_str.isascii() and port_str.isdigit()) or int(port_str) > 65535:
         raise RktError(f'invalid argument "{text}" for "--port" flag: "{parts[1]}" is not a '
                          "valid port number")
     port["hostPort"] = int(port_str)
