@@ -295,7 +295,9 @@ def test_private_users_enter_joins_the_pods_user_namespace(pods):
 # around them (rktfast.fastjson, string tests, rktfast._sqlite, rktfast._syscalls).
 HEAVY_MODULES = {"json", "re", "enum", "ctypes", "datetime", "sqlite3", "_sqlite3", "functools",
                  "collections", "hashlib", "platform", "importlib.util", "typing", "dataclasses",
-                 "subprocess", "tempfile", "shutil"}
+                 "subprocess", "tempfile", "shutil",
+                 # a plain image name needs no query-string parsing (appc.types)
+                 "rktfast.appc.querystring"}
 
 
 def test_run_imports_no_heavy_module(pods):
