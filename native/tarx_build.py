@@ -12,7 +12,7 @@ from cffi import FFI
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.join(HERE, "tarx")
-SOURCES = ["ctx.c", "reader.c", "path.c", "extract.c", "fsutil.c", "writer.c"]
+SOURCES = ["ctx.c", "reader.c", "path.c", "extract.c", "fsutil.c", "writer.c", "fileq.c"]
 
 
 def _cdef() -> str:
@@ -30,7 +30,8 @@ ffibuilder.set_source(
     # setuptools wants sources relative to setup.py (the working directory of a build).
     sources=[os.path.relpath(os.path.join(SRC, s)) for s in SOURCES],
     include_dirs=[SRC],
-    extra_compile_args=["-O2", "-std=gnu11", "-Wall", "-Wno-unused-parameter"],
+    extra_compile_args=["-O2", "-std=gnu11", "-Wall", "-Wno-unused-parameter", "-pthread"],
+    extra_link_args=["-pthread"],
 )
 
 if __name__ == "__main__":

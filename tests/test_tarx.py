@@ -407,3 +407,49 @@ def test_replacing_a_symlinked_parent_drops_the_cached_directory(tmp_path):
     extract_bytes(data, tmp_path).close()
     assert os.listdir(tmp_path / "x/b") == ["f1"]
     assert os.listdir(tmp_path / "a/b") == ["f2"]
+
+
+# Regular files are written and finished on a second thread (native/tarx/fileq.c), through a
+# ring of 8 MiB in pieces of 1 MiB with at most 256 pieces queued. These cases cross each of
+# those bounds.
+
+def test_many_and_large_files_survive_the_write_queue(tmp_path):
+    rng = random.Random(11)
+    members = [H.file(f"many/{i:04d}", rng.randbytes(rng.choice([0, 1, 511, 4096, 9000])))
+               for i in range(700)]  # more files than queued pieces
+    members += [H.file(f"big/{n}", rng.randbytes(size)) for n, size in
+                [("piece-edge", 1 << 20), ("ring-wrap", (9 << 20) + 123), ("odd", 3_000_001)]]
+    members.append(H.hardlink("big/link", "big/odd"))  # linked while still being written
+    data = H.build_tar(members)
+    chunks = [rng.choice([7, 512, 65536, 1 << 20, 3 << 20]) for _ in range(200)]
+    ex = extract_bytes(data, tmp_path, chunks=chunks)
+    assert ex.stats.files == 703
+    ex.close()
+    for info, content in members[:-1]:
+        assert (tmp_path / info.name).read_bytes() == content, info.name
+    assert os.path.samefile(tmp_path / "big/link", tmp_path / "big/odd")
+
+
+def test_queued_file_gets_its_capability_and_setuid_bit_after_its_content(tmp_path):
+    # a write drops security.capability: both must be applied after the content
+    cap = (0x02000001).to_bytes(4, "little") + (1 << 13).to_bytes(4, "little") + bytes(12)
+    info, content = H.file("bin/ping", b"\x7fELF" + bytes(70000), mode=0o4755)
+    info.pax_headers = {"SCHILY.xattr.security.capability": cap.decode("latin-1")}
+    extract_bytes(H.build_tar([(info, content)]), tmp_path).close()
+    p = tmp_path / "bin/ping"
+    assert p.read_bytes() == content
+    assert stat.S_IMODE(p.stat().st_mode) == 0o4755
+    assert os.getxattr(p, "security.capability") == cap
+
+
+def test_a_write_failure_in_the_queue_fails_the_extraction(tmp_path):
+    small = tmp_path / "small"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(small)], check=True)
+    try:
+        data = H.build_tar([H.file("a", b"x" * 100), H.file("big", os.urandom(3 << 20)),
+                            H.file("z", b"after")])
+        with pytest.raises(ImageError, match=r"^error extracting image: big: write: No space"):
+            extract_bytes(data, small)
+    finally:
+        subprocess.run(["umount", str(small)], check=True)

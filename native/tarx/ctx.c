@@ -97,6 +97,7 @@ void tarx_free(tarx_ctx *ctx)
 {
     if (!ctx)
         return;
+    tarx_fileq_stop(ctx->fileq);
     if (ctx->out_fd >= 0)
         close(ctx->out_fd);
     tarx_close_parent(ctx);

@@ -110,7 +110,9 @@ struct tarx_ctx {
     char linkbuf[TARX_BLOCK];
 
     /* extraction */
-    int out_fd;         /* regular file being written */
+    int out_fd;         /* regular file being written here (no fileq) */
+    struct tarx_fileq *fileq; /* or the worker that writes it; started on the first file */
+    int fileq_tried;
     char *cur_path;     /* its path, for messages */
     char *parent_path;  /* cached parent directory (capacity parent_cap) ... */
     size_t parent_cap;
@@ -141,6 +143,17 @@ int tarx_write_data(struct tarx_ctx *ctx, const char *p, size_t n);
 int tarx_end_file(struct tarx_ctx *ctx);
 int tarx_finish_dirs(struct tarx_ctx *ctx);
 void tarx_close_parent(struct tarx_ctx *ctx);
+
+/* fileq.c: regular files written and finished on a second thread */
+struct tarx_fileq;
+struct tarx_fileq *tarx_fileq_start(void);
+int tarx_fileq_begin(struct tarx_ctx *ctx, struct tarx_fileq *q, int fd,
+                     const struct tarx_entry *e, int do_chown, int do_chmod);
+int tarx_fileq_write(struct tarx_ctx *ctx, struct tarx_fileq *q, const char *p, size_t n,
+                     uint64_t remaining);
+int tarx_fileq_end(struct tarx_ctx *ctx, struct tarx_fileq *q);
+int tarx_fileq_drain(struct tarx_ctx *ctx, struct tarx_fileq *q);
+void tarx_fileq_stop(struct tarx_fileq *q);
 
 /* fsutil.c */
 int tarx_open_dir_in_root(int root_fd, const char *path, int flags);

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from rktfast.errors import ImageError
 from rktfast.fetch.extract import TarExtractor, write_tree_tar
 from rktfast.fetch.ingest import temp_name
+from rktfast.store.blobfile import BlobFile
 
 CHUNK = 1 << 20
 DEV_LINKS = (("stdin", "/proc/self/fd/0"), ("stdout", "/dev/console"),
@@ -81,8 +82,7 @@ def write_aci(tree_tmp: str, manifest: bytes, blob_dir: str, manifest_mtime: int
               ) -> tuple[str, str, int]:
     """Write the ACI of ``tree_tmp/rootfs`` + ``manifest`` into a temp file in ``blob_dir``
     while hashing it. Returns (image key, temp path, size)."""
-    blob_tmp = os.path.join(blob_dir, temp_name())
-    out = os.open(blob_tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    blob = BlobFile(os.path.join(blob_dir, temp_name()))
     rfd, wfd = os.pipe()
     failure: list[BaseException] = []
 
@@ -97,31 +97,25 @@ def write_aci(tree_tmp: str, manifest: bytes, blob_dir: str, manifest_mtime: int
 
     t = threading.Thread(target=writer, name="rktfast-aci-writer", daemon=True)
     sha = hashlib.sha512()
-    size = 0
     ok = False
     try:
         t.start()
         while data := os.read(rfd, CHUNK):
             sha.update(data)
-            size += len(data)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(out, view):]
+            blob.write(data)
         t.join()
         if failure:
             raise failure[0]
-        os.fsync(out)
+        blob.finish()
         ok = True
     finally:
         os.close(rfd)  # a writer still running gets EPIPE and ends
         t.join()
-        os.close(out)
-        if not ok:
-            try:
-                os.unlink(blob_tmp)
-            except FileNotFoundError:
-                pass
-    return "sha512-" + sha.hexdigest()[:64], blob_tmp, size
+        if ok:
+            blob.close()
+        else:
+            blob.discard()
+    return "sha512-" + sha.hexdigest()[:64], blob.path, blob.size
 
 
 def squash(layers: Iterable[tuple[str, str]], manifest: bytes, tmp_dir: str, *,
