@@ -32,6 +32,7 @@ ffibuilder.set_source(
     include_dirs=[SRC],
     extra_compile_args=["-O2", "-std=gnu11", "-Wall", "-Wno-unused-parameter", "-pthread"],
     extra_link_args=["-pthread"],
+    libraries=["crypto"],  # SHA-256 of file contents for the tree digest
 )
 
 if __name__ == "__main__":

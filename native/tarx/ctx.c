@@ -93,6 +93,23 @@ void tarx_get_stats(tarx_ctx *ctx, struct tarx_stats *out)
     *out = ctx->stats;
 }
 
+size_t tarx_content_digests(tarx_ctx *ctx, const struct tarx_file_digest **out)
+{
+    *out = NULL;
+    /* only a finished extraction has drained its worker */
+    if (!ctx->fileq || ctx->failed || !ctx->finished)
+        return 0;
+    if (!ctx->digests_made) {
+        ctx->digests_made = 1;
+        size_t n = tarx_fileq_ndigests(ctx->fileq);
+        ctx->digests = n ? malloc(n * sizeof *ctx->digests) : NULL;
+        if (ctx->digests)
+            ctx->ndigests = tarx_fileq_digests(ctx->fileq, ctx->digests);
+    }
+    *out = ctx->digests;
+    return ctx->ndigests;
+}
+
 void tarx_free(tarx_ctx *ctx)
 {
     if (!ctx)
@@ -117,6 +134,7 @@ void tarx_free(tarx_ctx *ctx)
     free(ctx->longlink.data);
     free(ctx->manifest.data);
     free(ctx->parent_path);
+    free(ctx->digests);
     free(ctx->entry.path);
     free(ctx->entry.link);
     free(ctx);

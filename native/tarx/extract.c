@@ -233,7 +233,8 @@ static int create_file(struct tarx_ctx *ctx, int pfd, const char *name, struct t
         return tarx_fail_errno(ctx, errno, "%s: create", e->path);
     if (!ctx->fileq_tried) {
         ctx->fileq_tried = 1;
-        ctx->fileq = tarx_fileq_start(); /* NULL: files are written on this thread */
+        /* NULL: files are written on this thread */
+        ctx->fileq = tarx_fileq_start(ctx->opts.content_digests);
     }
     if (ctx->fileq &&
         tarx_fileq_begin(ctx, ctx->fileq, fd, e, need_chown(ctx, e), need_chmod(ctx, e->mode)) < 0)

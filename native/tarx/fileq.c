@@ -14,6 +14,12 @@
  * pieces (each holding its file's fd) are queued. The extractor blocks when either is full.
  * A file's content is gathered into one piece when it fits, so a small file straddling two
  * input chunks still costs one write(2).
+ *
+ * With content_digests the worker also hashes each file's content while it is still in the
+ * ring, and records it by inode number once the file is complete: the tree digest taken
+ * right after extraction then need not read the files back. The record of an inode is
+ * always the last file written with it, since files are finished in order and an inode
+ * number is only reused once its file is closed and gone.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -26,6 +32,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "tarx_internal.h"
 
 #define QUEUE_BYTES (8u << 20)
@@ -34,6 +42,7 @@
 
 struct job {
     int fd;
+    int first;             /* the file's first piece */
     int last;              /* finish and close the file after this piece */
     size_t off, len;       /* content in the ring */
     size_t held;           /* ring bytes to release afterwards (content and skipped tail) */
@@ -56,6 +65,14 @@ struct tarx_fileq {
     char err[TARX_ERRLEN];
     struct job cur;        /* the piece being gathered (fd < 0: none) */
     size_t cur_cap;
+    EVP_MD_CTX *md;        /* the worker's, when content digests are wanted */
+    struct digest_rec *digests; /* the worker's until drained */
+    size_t ndigests, capdigests;
+};
+
+struct digest_rec {
+    struct tarx_file_digest d;
+    size_t seq;            /* order of completion: the last one of an inode wins */
 };
 
 static void q_fail(struct tarx_fileq *q, int err, const char *fmt, ...)
@@ -101,6 +118,30 @@ static void finish_file(struct tarx_fileq *q, const struct job *j)
         return q_fail(q, errno, "%s: setting mtime", path);
 }
 
+/* Lost records only cost a read of those files later. */
+static void record_digest(struct tarx_fileq *q, int fd)
+{
+    struct stat st;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len;
+    EVP_DigestFinal_ex(q->md, md, &len);
+    if (fstat(fd, &st) < 0 || len != 32)
+        return;
+    if (q->ndigests == q->capdigests) {
+        size_t cap = q->capdigests ? q->capdigests * 2 : 1024;
+        struct digest_rec *d = realloc(q->digests, cap * sizeof *d);
+        if (!d)
+            return;
+        q->digests = d;
+        q->capdigests = cap;
+    }
+    struct digest_rec *r = &q->digests[q->ndigests];
+    r->d.ino = st.st_ino;
+    r->d.size = (uint64_t)st.st_size;
+    memcpy(r->d.sha256, md, 32);
+    r->seq = q->ndigests++;
+}
+
 static void run_job(struct tarx_fileq *q, struct job *j, int skip)
 {
     const char *path = j->meta;
@@ -118,10 +159,17 @@ static void run_job(struct tarx_fileq *q, struct job *j, int skip)
         p += w;
         n -= (size_t)w;
     }
+    if (q->md && !skip) {
+        if (j->first)
+            EVP_DigestInit_ex(q->md, EVP_sha256(), NULL);
+        EVP_DigestUpdate(q->md, q->ring + j->off, j->len);
+    }
     if (!j->last)
         return;
     if (!skip)
         finish_file(q, j);
+    if (q->md && !skip && !__atomic_load_n(&q->failed, __ATOMIC_ACQUIRE))
+        record_digest(q, j->fd);
     if (close(j->fd) < 0 && !skip)
         q_fail(q, errno, "%s: close", path);
     free(j->meta);
@@ -209,13 +257,15 @@ static void reserve(struct tarx_fileq *q, size_t n)
     q->cur_cap = n;
 }
 
-struct tarx_fileq *tarx_fileq_start(void)
+struct tarx_fileq *tarx_fileq_start(int digests)
 {
     struct tarx_fileq *q = calloc(1, sizeof *q);
     if (!q)
         return NULL;
     q->ring = malloc(QUEUE_BYTES);
     q->cur.fd = -1;
+    if (digests && !(q->md = EVP_MD_CTX_new()))
+        goto fail;
     if (!q->ring || pthread_mutex_init(&q->mu, NULL) || pthread_cond_init(&q->work, NULL) ||
         pthread_cond_init(&q->space, NULL))
         goto fail;
@@ -223,6 +273,7 @@ struct tarx_fileq *tarx_fileq_start(void)
         goto fail;
     return q;
 fail:
+    EVP_MD_CTX_free(q->md);
     free(q->ring);
     free(q);
     return NULL;
@@ -257,7 +308,7 @@ int tarx_fileq_begin(struct tarx_ctx *ctx, struct tarx_fileq *q, int fd,
         memcpy(m, e->xattrs[i].value, vl);
         m += vl;
     }
-    q->cur = (struct job){.fd = fd, .meta = meta, .nxattrs = e->nxattrs, .do_chown = do_chown,
+    q->cur = (struct job){.fd = fd, .first = 1, .meta = meta, .nxattrs = e->nxattrs, .do_chown = do_chown,
                           .do_chmod = do_chmod, .uid = e->uid, .gid = e->gid, .mode = e->mode,
                           .mtime = e->mtime};
     q->cur_cap = 0;
@@ -276,6 +327,7 @@ int tarx_fileq_write(struct tarx_ctx *ctx, struct tarx_fileq *q, const char *p, 
                 struct job next = q->cur;
                 publish(q);
                 q->cur = next;
+                q->cur.first = 0;
             }
             reserve(q, remaining < PIECE ? (size_t)remaining : PIECE);
         }
@@ -329,6 +381,37 @@ void tarx_fileq_stop(struct tarx_fileq *q)
     pthread_mutex_destroy(&q->mu);
     pthread_cond_destroy(&q->work);
     pthread_cond_destroy(&q->space);
+    EVP_MD_CTX_free(q->md);
+    free(q->digests);
     free(q->ring);
     free(q);
+}
+
+static int by_inode_then_order(const void *a, const void *b)
+{
+    const struct digest_rec *x = a, *y = b;
+    if (x->d.ino != y->d.ino)
+        return x->d.ino < y->d.ino ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* After a drain: the records sorted by inode, the last of each inode kept, compacted into
+   `out` (which must hold ndigests records). Returns their number. */
+size_t tarx_fileq_digests(struct tarx_fileq *q, struct tarx_file_digest *out)
+{
+    if (!q->ndigests)
+        return 0;
+    qsort(q->digests, q->ndigests, sizeof *q->digests, by_inode_then_order);
+    size_t n = 0;
+    for (size_t i = 0; i < q->ndigests; i++) {
+        if (i + 1 < q->ndigests && q->digests[i + 1].d.ino == q->digests[i].d.ino)
+            continue;
+        out[n++] = q->digests[i].d;
+    }
+    return n;
+}
+
+size_t tarx_fileq_ndigests(struct tarx_fileq *q)
+{
+    return q->ndigests;
 }

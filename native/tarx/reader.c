@@ -536,5 +536,8 @@ int tarx_finish(tarx_ctx *ctx)
                          ctx->keep_prefix ? ctx->keep_prefix : "rootfs");
     if (ctx->opts.aci && !ctx->have_manifest)
         return tarx_fail(ctx, "invalid image: missing manifest");
-    return tarx_finish_dirs(ctx);
+    if (tarx_finish_dirs(ctx) < 0)
+        return -1;
+    ctx->finished = 1;
+    return 0;
 }

@@ -46,6 +46,15 @@ struct tarx_options {
     int same_owner;
     /* Parse and validate only (manifest capture, ACI checks); root_fd may be -1. */
     int list_only;
+    /* Hash each regular file's content (SHA-256) as it is written: tarx_content_digests. */
+    int content_digests;
+};
+
+/* The content digest of a regular file written by this extraction, by inode number. */
+struct tarx_file_digest {
+    uint64_t ino;
+    uint64_t size;
+    unsigned char sha256[32];
 };
 
 struct tarx_stats {
@@ -68,6 +77,10 @@ const char *tarx_error(tarx_ctx *ctx);
 /* The captured manifest (ACI mode); NULL when there was none. Valid until tarx_free. */
 const char *tarx_manifest(tarx_ctx *ctx, size_t *len);
 void tarx_get_stats(tarx_ctx *ctx, struct tarx_stats *out);
+/* After tarx_finish, with content_digests: the digests of the files written, sorted by inode
+   number, one per inode (the last file written with it). Some files may be missing (their
+   content was written without the worker). Valid until tarx_free. */
+size_t tarx_content_digests(tarx_ctx *ctx, const struct tarx_file_digest **out);
 void tarx_free(tarx_ctx *ctx);
 
 /* Writes the tree below dir_fd as a pax/ustar stream to out_fd, names sorted bytewise.

@@ -113,6 +113,10 @@ struct tarx_ctx {
     int out_fd;         /* regular file being written here (no fileq) */
     struct tarx_fileq *fileq; /* or the worker that writes it; started on the first file */
     int fileq_tried;
+    struct tarx_file_digest *digests; /* tarx_content_digests, made once */
+    size_t ndigests;
+    int digests_made;
+    int finished;       /* tarx_finish succeeded: every file is complete */
     char *cur_path;     /* its path, for messages */
     char *parent_path;  /* cached parent directory (capacity parent_cap) ... */
     size_t parent_cap;
@@ -146,7 +150,7 @@ void tarx_close_parent(struct tarx_ctx *ctx);
 
 /* fileq.c: regular files written and finished on a second thread */
 struct tarx_fileq;
-struct tarx_fileq *tarx_fileq_start(void);
+struct tarx_fileq *tarx_fileq_start(int digests);
 int tarx_fileq_begin(struct tarx_ctx *ctx, struct tarx_fileq *q, int fd,
                      const struct tarx_entry *e, int do_chown, int do_chmod);
 int tarx_fileq_write(struct tarx_ctx *ctx, struct tarx_fileq *q, const char *p, size_t n,
@@ -154,6 +158,8 @@ int tarx_fileq_write(struct tarx_ctx *ctx, struct tarx_fileq *q, const char *p, 
 int tarx_fileq_end(struct tarx_ctx *ctx, struct tarx_fileq *q);
 int tarx_fileq_drain(struct tarx_ctx *ctx, struct tarx_fileq *q);
 void tarx_fileq_stop(struct tarx_fileq *q);
+size_t tarx_fileq_ndigests(struct tarx_fileq *q);
+size_t tarx_fileq_digests(struct tarx_fileq *q, struct tarx_file_digest *out);
 
 /* fsutil.c */
 int tarx_open_dir_in_root(int root_fd, const char *path, int flags);

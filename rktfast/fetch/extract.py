@@ -44,6 +44,7 @@ class TarExtractor:
     pathWhitelist (paths relative to the prefix), ``whiteouts`` applies Docker ``.wh.``
     files, ``overwrite`` lets a non-directory replace a directory (layered rendering).
     ``list_only`` parses and validates without writing anything (``root`` may be None).
+    ``content_digests`` hashes file contents as they are written, for ``content_digests``.
     Use as a context manager or call close(); feed() and finish() raise ImageError.
     """
 
@@ -62,6 +63,7 @@ class TarExtractor:
         same_owner: bool | None = None,
         manifest_max: int = MANIFEST_MAX,
         list_only: bool = False,
+        content_digests: bool = False,
     ):
         self._ctx = ffi.NULL
         opts = ffi.new("struct tarx_options *")
@@ -84,6 +86,7 @@ class TarExtractor:
         opts.gid_shift = gid_shift
         opts.same_owner = -1 if same_owner is None else int(same_owner)
         opts.list_only = int(list_only)
+        opts.content_digests = int(content_digests)
         err = ffi.new("char[]", 1024)
         if root is None or isinstance(root, int):
             root = -1 if root is None else root
@@ -117,6 +120,14 @@ class TarExtractor:
         n = ffi.new("size_t *")
         p = lib.tarx_manifest(self._ctx, n)
         return None if p == ffi.NULL else ffi.unpack(p, n[0])
+
+    @property
+    def content_digests(self) -> bytes:
+        """After finish(), with ``content_digests=True``: the SHA-256 of the files written,
+        as packed records (inode, size, digest) sorted by inode, for ``tree_digest``."""
+        out = ffi.new("const struct tarx_file_digest **")
+        n = lib.tarx_content_digests(self._ctx, out)
+        return bytes(ffi.buffer(out[0], n * ffi.sizeof("struct tarx_file_digest"))) if n else b""
 
     @property
     def stats(self) -> ExtractStats:

@@ -170,7 +170,7 @@ def ingest_aci(
             os.mkdir(tree_tmp, 0o755)
         wl = [w.lstrip("/") for w in whitelist] if whitelist else None
         ex = TarExtractor(tree_tmp, keep_prefix="rootfs", aci=True, whitelist=wl,
-                          list_only=tree_tmp is None)
+                          list_only=tree_tmp is None, content_digests=tree_tmp is not None)
         sha = hashlib.sha512()
         q_hash: queue.Queue = queue.Queue(QUEUE_CHUNKS)
         q_tar: queue.Queue = queue.Queue(QUEUE_CHUNKS)
@@ -192,7 +192,7 @@ def ingest_aci(
             if rootfs is not None and os.path.isdir(rootfs) and not p.stop.is_set():
                 from rktfast.store.treestore import tree_digest as digest_of
 
-                tree_digest = digest_of(rootfs)
+                tree_digest = digest_of(rootfs, ex.content_digests)
         except _Stopped:
             pass
         except BaseException as e:

@@ -25,9 +25,11 @@ def tree_id(chain: list[str]) -> str:
     return "deps-sha512-" + sha512(",".join(chain).encode()).hexdigest()[:64]
 
 
-def tree_digest(rootfs: str) -> str:
+def tree_digest(rootfs: str, known: bytes = b"") -> str:
+    """``known``: content digests from the extractor that has just written this tree
+    (TarExtractor.content_digests); files found there are not read again."""
     from rktfast._treedigest import tree_digest as native_digest
-    return native_digest(rootfs)
+    return native_digest(rootfs, known)
 
 
 class TreeStore:
