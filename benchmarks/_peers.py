@@ -44,22 +44,34 @@ def fresh_dir(base: str, name: str) -> str:
 
 
 class Table:
-    """Collects medians per tool and prints them with ratios against ours."""
+    """Collects times per tool and prints medians with ratios against ours.
+
+    When the tools ran interleaved (round i of every tool back to back), the ratio is the
+    median of the per-round ratios, with their range: a disk that drifts between a fast
+    and a slow phase during the run then moves both sides of a ratio together."""
 
     def __init__(self, title: str, ours: str):
         self.title = title
         self.ours = ours
-        self.rows: dict[str, tuple[float, int | None]] = {}
+        self.rows: dict[str, tuple[list[float], int | None]] = {}
 
     def add(self, tool: str, walls: list[float], rsss: list[int] | None = None) -> None:
-        self.rows[tool] = (statistics.median(walls),
-                           max(rsss) if rsss else None)
+        self.rows[tool] = (walls, max(rsss) if rsss else None)
+
+    def ratio(self, tool: str) -> str:
+        mine, theirs = self.rows[self.ours][0], self.rows[tool][0]
+        if len(mine) != len(theirs):
+            return f"{statistics.median(mine) / statistics.median(theirs):.2f}"
+        per_round = sorted(m / t for m, t in zip(mine, theirs, strict=True))
+        mid = statistics.median(per_round)
+        if len(per_round) == 1:
+            return f"{mid:.2f}"
+        return f"{mid:.2f} (rounds {per_round[0]:.2f}-{per_round[-1]:.2f})"
 
     def print(self) -> None:
         print(f"\n== {self.title} (median of {REPEAT}) ==")
-        mine = self.rows[self.ours][0]
-        for tool, (wall, rss) in self.rows.items():
-            ratio = "" if tool == self.ours else f"  rktfast/peer = {mine / wall:.2f}"
+        for tool, (walls, rss) in self.rows.items():
+            ratio = "" if tool == self.ours else f"  rktfast/peer = {self.ratio(tool)}"
             mem = f"  peak RSS {rss / 1024:.1f} MiB" if rss else ""
-            print(f"  {tool:28s} {wall:8.3f} s{mem}{ratio}")
+            print(f"  {tool:28s} {statistics.median(walls):8.3f} s{mem}{ratio}")
         sys.stdout.flush()
