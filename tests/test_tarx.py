@@ -410,7 +410,7 @@ def test_replacing_a_symlinked_parent_drops_the_cached_directory(tmp_path):
 
 
 # Regular files are written and finished on a second thread (native/tarx/fileq.c), through a
-# ring of 8 MiB in pieces of 1 MiB with at most 256 pieces queued. These cases cross each of
+# ring of 4 MiB in pieces of 1 MiB with at most 256 pieces queued. These cases cross each of
 # those bounds.
 
 def test_many_and_large_files_survive_the_write_queue(tmp_path):

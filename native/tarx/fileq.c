@@ -36,7 +36,7 @@
 
 #include "tarx_internal.h"
 
-#define QUEUE_BYTES (8u << 20)
+#define QUEUE_BYTES (4u << 20)
 #define QUEUE_JOBS 256
 #define PIECE (1u << 20)
 
