@@ -65,6 +65,10 @@ cdef extern from "<sys/xattr.h>" nogil:
 cdef extern from "<sys/syscall.h>" nogil:
     long SYS_openat2
 
+DEF SYS_LISTXATTRAT = 465  # x86-64, Linux 6.13; older kernels: ENOSYS, then /proc
+DEF AT_SYMLINK_NOFOLLOW = 0x100
+cdef bint no_listxattrat = False  # set once ENOSYS was seen
+
 cdef extern from "<linux/openat2.h>" nogil:
     struct open_how:
         uint64_t flags
@@ -188,9 +192,18 @@ cdef int read_xattrs(Walk *w, Entry *e, int dfd, const char *name, int fd) noexc
     cdef size_t n = 0, i, off = 0, need, kl
     cdef char *p
     cdef uint32_t l32
+    global no_listxattrat
     if fd < 0:
         snprintf(proc, sizeof(proc), "/proc/self/fd/%d/%s", dfd, name)
-        nl = llistxattr(proc, names, sizeof(names))
+        nl = -1
+        if not no_listxattrat:
+            # listxattrat walks one name; the /proc path costs a walk through procfs
+            nl = <ssize_t>syscall(SYS_LISTXATTRAT, dfd, name, AT_SYMLINK_NOFOLLOW, names,
+                                  sizeof(names))
+            if nl < 0 and errno == 38:  # ENOSYS
+                no_listxattrat = True
+        if no_listxattrat:
+            nl = llistxattr(proc, names, sizeof(names))
     else:
         nl = flistxattr(fd, names, sizeof(names))
     if nl <= 0:
