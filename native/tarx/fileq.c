@@ -39,6 +39,11 @@
 #define QUEUE_BYTES (4u << 20)
 #define QUEUE_JOBS 256
 #define PIECE (1u << 20)
+/* Handing over one file at a time cost two or three futex calls per file, about as much
+   CPU as writing a small file: the extractor wakes the worker only once WAKE_JOBS pieces
+   or a quarter of the ring wait (or before it waits itself), and the worker wakes the
+   extractor only once half the queue is free. */
+#define WAKE_JOBS 16
 
 struct job {
     int fd;
@@ -196,7 +201,8 @@ static void *worker(void *arg)
         q->first = (q->first + 1) % QUEUE_JOBS;
         q->count--;
         q->used -= j.held;
-        if (q->waiting)
+        if (q->waiting && (!q->count || (q->count <= QUEUE_JOBS / 2 &&
+                                         q->used <= QUEUE_BYTES / 2)))
             pthread_cond_signal(&q->space);
     }
     pthread_mutex_unlock(&q->mu);
@@ -214,17 +220,24 @@ static int check(struct tarx_ctx *ctx, struct tarx_fileq *q)
     return -1;
 }
 
+/* Called with the lock held: the worker may be asleep on fewer than WAKE_JOBS pieces. */
+static void wait_for_room(struct tarx_fileq *q)
+{
+    if (q->idle)
+        pthread_cond_signal(&q->work);
+    q->waiting = 1;
+    pthread_cond_wait(&q->space, &q->mu);
+}
+
 static void publish(struct tarx_fileq *q)
 {
     pthread_mutex_lock(&q->mu);
-    while (q->count == QUEUE_JOBS) {
-        q->waiting = 1;
-        pthread_cond_wait(&q->space, &q->mu);
-    }
+    while (q->count == QUEUE_JOBS)
+        wait_for_room(q);
     q->waiting = 0;
     q->jobs[(q->first + q->count) % QUEUE_JOBS] = q->cur;
     q->count++;
-    if (q->idle)
+    if (q->idle && (q->count >= WAKE_JOBS || q->used >= QUEUE_BYTES / 4))
         pthread_cond_signal(&q->work);
     pthread_mutex_unlock(&q->mu);
     q->cur.fd = -1;
@@ -248,8 +261,7 @@ static void reserve(struct tarx_fileq *q, size_t n)
             q->used += skip + n;
             break;
         }
-        q->waiting = 1;
-        pthread_cond_wait(&q->space, &q->mu);
+        wait_for_room(q);
     }
     q->waiting = 0;
     pthread_mutex_unlock(&q->mu);
@@ -354,10 +366,8 @@ int tarx_fileq_end(struct tarx_ctx *ctx, struct tarx_fileq *q)
 int tarx_fileq_drain(struct tarx_ctx *ctx, struct tarx_fileq *q)
 {
     pthread_mutex_lock(&q->mu);
-    while (q->count) {
-        q->waiting = 1;
-        pthread_cond_wait(&q->space, &q->mu);
-    }
+    while (q->count)
+        wait_for_room(q);
     q->waiting = 0;
     pthread_mutex_unlock(&q->mu);
     return check(ctx, q);
