@@ -320,9 +320,9 @@ int tarx_fileq_begin(struct tarx_ctx *ctx, struct tarx_fileq *q, int fd,
         memcpy(m, e->xattrs[i].value, vl);
         m += vl;
     }
-    q->cur = (struct job){.fd = fd, .first = 1, .meta = meta, .nxattrs = e->nxattrs, .do_chown = do_chown,
-                          .do_chmod = do_chmod, .uid = e->uid, .gid = e->gid, .mode = e->mode,
-                          .mtime = e->mtime};
+    q->cur = (struct job){.fd = fd, .first = 1, .meta = meta, .nxattrs = e->nxattrs,
+                          .do_chown = do_chown, .do_chmod = do_chmod, .uid = e->uid,
+                          .gid = e->gid, .mode = e->mode, .mtime = e->mtime};
     q->cur_cap = 0;
     return 0;
 }
