@@ -13,6 +13,7 @@ through the page cache. Filesystems that refuse O_DIRECT get plain buffered writ
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import mmap
 import os
@@ -32,7 +33,7 @@ class BlobFile:
             self.fd = os.open(path, flags | os.O_DIRECT, mode)
             self.direct = True
         except OSError as e:
-            if e.errno != 22:  # EINVAL: this filesystem has no O_DIRECT
+            if e.errno != errno.EINVAL:  # this filesystem has no O_DIRECT
                 raise
             self.fd = os.open(path, flags, mode)
             self.direct = False
@@ -98,7 +99,13 @@ class BlobFile:
 
     def _write_all(self, view: memoryview) -> None:
         while view:
-            n = os.write(self.fd, view)
+            try:
+                n = os.write(self.fd, view)
+            except OSError as e:
+                if e.errno != errno.EINVAL or not self.direct:
+                    raise
+                self._buffered()  # a device wanting more than 4 KiB alignment
+                continue
             view = view[n:]
             if view and n % _ALIGN:
                 self._buffered()  # a short direct write left an unaligned offset
