@@ -4,6 +4,8 @@
     python3 examples/build_busybox_aci.py [--out busybox.aci] [--busybox /bin/busybox]
 
 The rootfs holds /bin/busybox with a symlink per applet, a minimal /etc, and runs /bin/sh.
+Every entry gets busybox's own mtime, so the same busybox always makes the same image ID and
+building again does not add an image to a store that has it.
 """
 
 import argparse
@@ -42,6 +44,13 @@ def make_rootfs(root: str, busybox: str) -> None:
             f.write(text)
 
 
+def same_mtimes(root: str, mtime_ns: int) -> None:
+    for dirpath, dirs, files in os.walk(root, topdown=False):
+        for name in dirs + files:
+            os.utime(os.path.join(dirpath, name), ns=(mtime_ns, mtime_ns), follow_symlinks=False)
+    os.utime(root, ns=(mtime_ns, mtime_ns))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", default="busybox.aci")
@@ -52,6 +61,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         os.chmod(tmp, 0o755)  # the image's / : mkdtemp makes it 0700, unusable for non-root
         make_rootfs(tmp, a.busybox)
+        same_mtimes(tmp, os.stat(a.busybox).st_mtime_ns)
         manifest = image_manifest(a.name, a.version, ["/bin/sh"])
         build_aci_from_dir(tmp, manifest, a.out)
     print(a.out)
