@@ -10,6 +10,9 @@ for the peers their own CLI on an OCI bundle made of the *same rootfs* as the im
 - the same ``--net=host`` run of a ~1 GB image     (many small files and large ones: the
   overlay makes start cost independent of image size; target within 10 % of the small one)
 - ``rkt version``                                  (the Python floor, for reference)
+- ``rkt-python run --net=host …``                  (when the rkt under test is the native
+  front end, native/stage0: the same run through the Python stage0 it hands other command
+  lines to)
 - with ``--compare CMD``: another rkt's ``run --net=host`` in the same rounds (before/after)
 - ``crun run`` / ``runc run`` / ``systemd-nspawn`` on the small image's rootfs
 
@@ -91,6 +94,17 @@ def build_images(base: str, big_mb: int) -> tuple[str, str, str]:
                        compression="none")
     shutil.rmtree(big_root)
     return small, big, small_root
+
+
+def python_stage0(rkt_cmd: list[str]) -> str:
+    """The Python rkt beside a native front end (scripts/launchers.sh installs both)."""
+    if len(rkt_cmd) != 1:
+        return ""
+    exe = shutil.which(rkt_cmd[0]) or rkt_cmd[0]
+    with open(exe, "rb") as f:
+        native = f.read(4) == b"\x7fELF"
+    beside = os.path.join(os.path.dirname(os.path.realpath(exe)), "rkt-python")
+    return beside if native and os.path.exists(beside) else ""
 
 
 class Rkt:
@@ -197,6 +211,7 @@ def main() -> int:
         bundle, _ = make_bundle(base, small_root)
         peers = make_peers(bundle, small_root)
         version = rkt.argv("version")
+        python_rkt = python_stage0(rkt_cmd)
         tools = {
             "rkt run --net=host": rkt.run("example.com/busybox", "host"),
             "rkt run --net=none": rkt.run("example.com/busybox", "none"),
@@ -204,6 +219,8 @@ def main() -> int:
             "rkt version": lambda i: timed(version),
             **({"other rkt run --net=host": Rkt(shlex.split(args.compare), base).run(
                 "example.com/busybox", "host")} if args.compare else {}),
+            **({"rkt-python run --net=host": Rkt([python_rkt], base).run(
+                "example.com/busybox", "host")} if python_rkt else {}),
             **peers,
         }
         for fn in tools.values():  # warm up: page cache, first-run renders, stage1 import

@@ -10,7 +10,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 PACKAGES=(
   build-essential python3 python3-dev python3-venv pkg-config
-  libcap-dev libseccomp-dev libjansson-dev libsqlite3-dev
+  libcap-dev libseccomp-dev libjansson-dev libsqlite3-dev libmd-dev
   busybox-static gnupg gpgv sqv appc-spec
   libarchive-tools umoci crun runc systemd-container
   zstd xz-utils bzip2 iproute2 iptables iputils-ping containernetworking-plugins util-linux

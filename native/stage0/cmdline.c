@@ -1,0 +1,253 @@
+/* The one command-line shape the native stage0 runs (see stage0.h); BAIL for any other.
+ *
+ * Only the spellings below are recognised, and each is read the way the Python CLI reads
+ * it: a flag it does not know, a second image, "---", a help flag or a value it would
+ * reject all go to Python, which gives rkt's answer (or rkt's error). */
+#include "stage0.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* rkt's --insecure-options words; only the run-time ones change what stage0 does. */
+static int insecure_options(struct request *r, const char *list)
+{
+    static const char *const known[] = {"none", "image", "tls", "ondisk", "http", "pubkey",
+                                        "all-fetch", NULL};
+    char *copy = xstrdup(list), *save = NULL;
+    int rc = 0;
+    for (char *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+        bool all = !strcmp(w, "all") || !strcmp(w, "all-run");
+        if (all || !strcmp(w, "capabilities"))
+            r->insecure_capabilities = true;
+        if (all || !strcmp(w, "paths"))
+            r->insecure_paths = true;
+        if (all || !strcmp(w, "seccomp"))
+            r->insecure_seccomp = true;
+        bool ok = all || !strcmp(w, "capabilities") || !strcmp(w, "paths") ||
+                  !strcmp(w, "seccomp");
+        for (int i = 0; !ok && known[i]; i++)
+            ok = !strcmp(w, known[i]);
+        if (!ok)
+            rc = BAIL;
+    }
+    /* "a,,b" or a trailing comma: let Python judge the empty word */
+    if (!*list || strstr(list, ",,") || list[0] == ',' || list[strlen(list) - 1] == ',')
+        rc = BAIL;
+    free(copy);
+    return rc;
+}
+
+/* A global flag (before or after `run`): --dir, --local-config, --system-config,
+ * --insecure-options as --flag=value or --flag value.  Returns words used, or 0. */
+static int global_flag(char **argv, int i, int argc, const char **dir, const char **local,
+                       const char **system, const char **insecure)
+{
+    static const char *const names[] = {"dir", "local-config", "system-config",
+                                        "insecure-options"};
+    const char **slots[] = {dir, local, system, insecure};
+    const char *w = argv[i];
+    if (strncmp(w, "--", 2))
+        return 0;
+    for (int k = 0; k < 4; k++) {
+        size_t n = strlen(names[k]);
+        if (strncmp(w + 2, names[k], n))
+            continue;
+        const char *value;
+        int used;
+        if (w[2 + n] == '=') {
+            value = w + 3 + n, used = 1;
+        } else if (w[2 + n] == '\0' && i + 1 < argc) {
+            value = argv[i + 1], used = 2;
+        } else {
+            return 0;
+        }
+        if (*slots[k] || !*value) /* repeated (csv flags accumulate) or empty */
+            return 0;
+        *slots[k] = value;
+        return used;
+    }
+    return 0;
+}
+
+/* parse_image_name + check_ac_identifier for the plain form NAME[:VERSION]. */
+static int image_argument(struct request *r, const char *arg)
+{
+    static const char id_chars[] = "abcdefghijklmnopqrstuvwxyz0123456789-._~/";
+    const char *colon = strchr(arg, ':'), *slash = strchr(arg, '/');
+    struct stat st;
+    if (!strncmp(arg, "sha512-", 7) || arg[0] == '/' || strstr(arg, "./"))
+        return BAIL;
+    size_t len = strlen(arg);
+    if (len >= 4 && !strcmp(arg + len - 4, ".aci"))
+        return BAIL;
+    if (colon && (!slash || colon < slash)) /* a URL, file:, docker:, oci: ... */
+        return BAIL;
+    if (stat(arg, &st) == 0 && S_ISREG(st.st_mode)) /* a file in the cwd is fetched */
+        return BAIL;
+    size_t name_len = colon ? (size_t)(colon - arg) : len;
+    if (!name_len || strspn(arg, id_chars) != name_len)
+        return BAIL;
+    if (strchr("-._~/", arg[0]) || strchr("-._~/", arg[name_len - 1]))
+        return BAIL;
+    r->image_name = strndup(arg, name_len);
+    if (colon) {
+        static const char version_chars[] =
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~/";
+        const char *v = colon + 1;
+        if (!*v || strspn(v, version_chars) != strlen(v))
+            return BAIL;
+        r->image_version = xstrdup(v);
+    }
+    return 0;
+}
+
+/* Strict UTF-8 (no overlongs, surrogates or code points past U+10FFFF).  Python reads
+ * other bytes in argv as lone surrogates and writes them as U+FFFD: its case. */
+static bool valid_utf8(const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    while (*s) {
+        unsigned c = *s;
+        int n = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : -1;
+        if (n < 0 || (n == 1 && c < 0xc2))
+            return false;
+        unsigned cp = c & (0x3f >> n);
+        for (int k = 1; k <= n; k++) {
+            if ((s[k] & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[k] & 0x3f);
+        }
+        if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+            (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+            return false;
+        s += n + 1;
+    }
+    return true;
+}
+
+/* A config layer's <kind>.d holds no *.json file (else Python reads the config). */
+static int no_config(const char *layer, const char *kind)
+{
+    char *path = xasprintf("%s/%s.d", layer, kind);
+    DIR *d = opendir(path);
+    free(path);
+    if (!d)
+        return errno == ENOENT ? 0 : BAIL;
+    int rc = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        size_t n = strlen(e->d_name);
+        if (n >= 5 && !strcmp(e->d_name + n - 5, ".json"))
+            rc = BAIL;
+    }
+    closedir(d);
+    return rc;
+}
+
+static char *absolute(const char *p)
+{
+    /* os.path.abspath: cwd-joined and normalised, without resolving symlinks */
+    char *joined;
+    if (!strncmp(p, "//", 2) && p[2] != '/')
+        return NULL; /* POSIX keeps a leading "//"; rare enough to leave to Python */
+    if (p[0] == '/') {
+        joined = xstrdup(p);
+    } else {
+        char cwd[PATH_MAX];
+        if (!getcwd(cwd, sizeof cwd))
+            return NULL;
+        joined = xasprintf("%s/%s", cwd, p);
+    }
+    char *out = xmalloc(strlen(joined) + 2), *o = out;
+    for (char *s = joined; *s;) {
+        while (*s == '/')
+            s++;
+        char *end = strchrnul(s, '/');
+        size_t n = (size_t)(end - s);
+        if (n == 0 || (n == 1 && s[0] == '.')) {
+            /* skip */
+        } else if (n == 2 && s[0] == '.' && s[1] == '.') {
+            while (o > out && *--o != '/')
+                ;
+        } else {
+            *o++ = '/';
+            memcpy(o, s, n);
+            o += n;
+        }
+        s = end;
+    }
+    if (o == out)
+        *o++ = '/';
+    *o = '\0';
+    free(joined);
+    return out;
+}
+
+int parse_request(int argc, char **argv, struct request *r)
+{
+    const char *dir = NULL, *local = NULL, *system = NULL, *insecure = NULL;
+    int i = 1, used;
+    memset(r, 0, sizeof *r);
+    while (i < argc && (used = global_flag(argv, i, argc, &dir, &local, &system, &insecure)))
+        i += used;
+    if (i >= argc || strcmp(argv[i], "run"))
+        return BAIL;
+    for (i++; i < argc && argv[i][0] == '-'; i += used) {
+        used = global_flag(argv, i, argc, &dir, &local, &system, &insecure);
+        if (used)
+            continue;
+        if (r->net || (strcmp(argv[i], "--net=host") && strcmp(argv[i], "--net=none")))
+            return BAIL;
+        r->net = argv[i] + 6;
+        used = 1;
+    }
+    if (!r->net || i >= argc || image_argument(r, argv[i]))
+        return BAIL; /* no --net means the default CNI network: Python's */
+    for (i++; i < argc; i++) {
+        if (!strcmp(argv[i], "--")) {
+            r->args = argv + i + 1;
+            for (int j = i + 1; j < argc; j++)
+                if (!strcmp(argv[j], "---"))
+                    return BAIL;
+            break;
+        }
+        if (r->exec)
+            return BAIL;
+        if (!strncmp(argv[i], "--exec=", 7) && argv[i][7]) {
+            r->exec = argv[i] + 7;
+        } else if (!strcmp(argv[i], "--exec") && i + 1 < argc && argv[i + 1][0]) {
+            r->exec = argv[++i];
+        } else {
+            return BAIL;
+        }
+    }
+    if (insecure && insecure_options(r, insecure))
+        return BAIL;
+    if (r->exec && !valid_utf8(r->exec))
+        return BAIL;
+    for (char **a = r->args; a && *a; a++)
+        if (!valid_utf8(*a))
+            return BAIL;
+    r->local_config = absolute(local ? local : "/etc/rkt");
+    r->system_config = absolute(system ? system : "/usr/lib/rkt");
+    r->data_dir = absolute(dir ? dir : "/var/lib/rkt");
+    if (!r->local_config || !r->system_config || !r->data_dir)
+        return BAIL;
+    /* paths.d can move the data dir (only without --dir); stage1.d picks the stage1 */
+    if ((!dir && (no_config(r->system_config, "paths") || no_config(r->local_config, "paths"))) ||
+        no_config(r->system_config, "stage1") || no_config(r->local_config, "stage1"))
+        return BAIL;
+    char resolved[PATH_MAX];
+    struct stat st;
+    if (lstat(r->data_dir, &st) == 0) {
+        if (!realpath(r->data_dir, resolved))
+            return BAIL;
+        free(r->data_dir);
+        r->data_dir = xstrdup(resolved);
+    }
+    return 0;
+}

@@ -1,0 +1,305 @@
+"""The native `rkt` front end (native/stage0): the common `rkt run` without Python.
+
+Its promise has two halves, and each is tested against a build whose Python hand-over is a
+probe script (it records its argv and exits 99), so a silent hand-over cannot pass:
+
+- for the command lines it runs, the pod is the one the Python stage0 makes: the same
+  files, modes, manifests and tree IDs, the same exit code and output;
+- everything else reaches the Python rkt untouched, before anything is written.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import stat
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO, package_env
+
+pytestmark = pytest.mark.usefixtures("as_root")
+
+HAND_OVER = 99
+
+
+@pytest.fixture(scope="session")
+def probe(tmp_path_factory) -> str:
+    """The front end built with a probe as its Python rkt."""
+    if not (shutil.which("make") and shutil.which("cc")):
+        pytest.skip("needs make and a C compiler (scripts/install.sh installs build-essential)")
+    import rktfast
+
+    d = tmp_path_factory.mktemp("native")
+    hand_over = d / "python-rkt"
+    hand_over.write_text('#!/bin/sh\nprintf "%s\\n" "$0" "$@" > "$(dirname "$0")/argv"\n'
+                         f"exit {HAND_OVER}\n")
+    hand_over.chmod(0o755)
+    out = d / "rkt"
+    subprocess.run(["make", "-s", "-C", os.path.join(REPO, "native", "stage0"), f"OUT={out}",
+                    f"PYTHON_LAUNCHER={hand_over}",
+                    f"PACKAGE_DIR={os.path.dirname(rktfast.__file__)}"],
+                   check=True, capture_output=True)
+    return str(out)
+
+
+def python_rkt() -> list[str]:
+    beside = os.path.join(os.path.dirname(sys.executable), "rkt-python")
+    return [beside] if os.path.exists(beside) else [sys.executable, "-m", "rktfast"]
+
+
+def build_image(base: str, name: str, app: dict) -> str:
+    """A busybox image named ``name`` whose manifest has the ``app`` section given."""
+    sys.path.insert(0, os.path.join(REPO, "examples"))
+    from build_busybox_aci import make_rootfs
+
+    from rktfast.appc.aci_builder import build_aci_from_dir, image_manifest
+
+    root = os.path.join(base, name.replace("/", "_"))
+    make_rootfs(root, "/bin/busybox")
+    manifest = image_manifest(name, "1.0.0")
+    manifest["app"] = app
+    out = root + ".aci"
+    build_aci_from_dir(root, manifest, out, compression="none")
+    return out
+
+
+class Store:
+    """An rkt environment (the ``rkt`` fixture's dirs) with images fetched and the bundled
+    stage1 imported, and both rkts to run pods in it."""
+
+    def __init__(self, rkt, probe: str):
+        self.rkt = rkt
+        self.probe = probe
+
+    def argv(self, rkt: list[str], args: tuple[str, ...]) -> list[str]:
+        return [*rkt, f"--dir={self.rkt.data}", f"--local-config={self.rkt.local_config}",
+                f"--system-config={self.rkt.system_config}", *args]
+
+    def native(self, *args: str, **kw) -> subprocess.CompletedProcess:
+        try:
+            os.unlink(os.path.join(os.path.dirname(self.probe), "argv"))
+        except FileNotFoundError:
+            pass
+        return subprocess.run(self.argv([self.probe], args), capture_output=True, text=True,
+                              stdin=subprocess.DEVNULL, timeout=60, **kw)
+
+    def handed_over(self) -> list[str] | None:
+        """The argv the probe got from the last native run, if it got one."""
+        try:
+            with open(os.path.join(os.path.dirname(self.probe), "argv"),
+                      errors="surrogateescape") as f:
+                return f.read().splitlines()[1:]
+        except FileNotFoundError:
+            return None
+
+    def python(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(self.argv(python_rkt(), args), capture_output=True, text=True,
+                              stdin=subprocess.DEVNULL, timeout=60)
+
+    def pods(self) -> set[str]:
+        d = os.path.join(self.rkt.data, "pods", "run")
+        return set(os.listdir(d)) if os.path.isdir(d) else set()
+
+    def newest_pod(self, before: set[str]) -> str:
+        (uuid,) = self.pods() - before
+        return uuid
+
+
+@pytest.fixture
+def store(rkt, probe, busybox_aci, tmp_path):
+    odd = build_image(str(tmp_path), "example.com/odd-app", {
+        "exec": ["/bin/sh", "-c", "echo \"$GREETING\" in $(pwd); exit 4"],
+        "user": "0", "group": "0", "workingDirectory": "/tmp",
+        "environment": [{"name": "GREETING", "value": "a<b>&c \u2028 é \"q\" \\"},
+                        {"name": "EMPTY", "value": ""}],
+        "eventHandlers": [], "isolators": None, "userLabels": {},
+    })
+    for aci in (busybox_aci, odd):
+        rkt.ok("--insecure-options=image", "fetch", aci)
+    s = Store(rkt, probe)
+    r = s.python("run", "--net=host", "example.com/busybox", "--exec", "/bin/true")
+    assert r.returncode == 0, r.stderr  # imports and renders the bundled stage1
+    yield s
+    for _ in range(2):
+        rkt("gc", "--grace-period=0s")
+    with open("/proc/self/mountinfo") as f:
+        assert not [line for line in f if rkt.data in line]
+
+
+def pod_tree(path: str, uuid: str) -> dict[str, tuple]:
+    """Every entry below a pod dir (mounted overlays included): type, mode, and content or
+    link target, with the UUID blanked. ``ppid`` holds a PID and is left out."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(path):
+        for name in dirnames + filenames:
+            p = os.path.join(dirpath, name)
+            rel = os.path.relpath(p, path)
+            if rel == "ppid":
+                continue
+            st = os.lstat(p)
+            mode = stat.S_IMODE(st.st_mode)
+            if stat.S_ISLNK(st.st_mode):
+                out[rel] = ("link", mode, os.readlink(p))
+            elif stat.S_ISDIR(st.st_mode):
+                out[rel] = ("dir", mode)
+            else:
+                with open(p, "rb") as f:
+                    out[rel] = ("file", mode, f.read().replace(uuid.encode(), b"UUID"))
+    return out
+
+
+SAME_AS_PYTHON = [
+    ("--net=host", "example.com/busybox", "--exec", "/bin/sh", "--", "-c",
+     "echo out; echo err >&2; exit 7"),
+    ("--net=none", "example.com/busybox:1.35.0", "--exec=/bin/true"),
+    ("--net=host", "example.com/busybox", "--", "-c", "exit 0"),
+    ("--net=host", "example.com/odd-app"),
+    ("--net=host", "example.com/odd-app", "--exec", "/bin/sh", "--"),
+    ("--net=host", "example.com/busybox", "--exec", "/bin/echo", "--",
+     "é \u2028 \x01 <&> \x7f \"\\"),
+]
+
+
+@pytest.mark.parametrize("args", SAME_AS_PYTHON, ids=lambda a: " ".join(a)[:50])
+def test_same_pod_as_the_python_stage0(store, args):
+    base = ("--insecure-options=image,all-run", "run")
+    before = store.pods()
+    n = store.native(*base, *args)
+    assert store.handed_over() is None, n.stderr
+    native_uuid = store.newest_pod(before)
+    before = store.pods()
+    p = store.python(*base, *args)
+    python_uuid = store.newest_pod(before)
+    assert (n.returncode, n.stdout, n.stderr) == (p.returncode, p.stdout, p.stderr)
+    run = os.path.join(store.rkt.data, "pods", "run")
+    native_tree = pod_tree(os.path.join(run, native_uuid), native_uuid)
+    python_tree = pod_tree(os.path.join(run, python_uuid), python_uuid)
+    assert native_tree == python_tree
+    assert "pod" in native_tree and "stage1/rootfs/opt/stage2" in "\n".join(native_tree)
+
+
+def test_exit_code_output_and_environment_of_the_image(store):
+    r = store.native("run", "--net=host", "example.com/odd-app")
+    assert store.handed_over() is None
+    assert r.returncode == 4, r.stderr
+    assert r.stdout == "a<b>&c \u2028 é \"q\" \\ in /tmp\n"
+
+
+def test_the_pod_is_listed_and_collected_like_any_other(store):
+    before = store.pods()
+    assert store.native("run", "--net=host", "example.com/busybox", "--exec",
+                        "/bin/true").returncode == 0
+    uuid = store.newest_pod(before)
+    listed = store.rkt.ok("list", "--no-legend", "--full").stdout
+    assert uuid in listed and "exited" in listed
+    assert "exited" in store.rkt.ok("status", uuid).stdout
+    store.rkt.ok("rm", uuid)
+    assert uuid not in store.pods()
+
+
+def test_last_used_time_of_the_image_is_bumped(store):
+    db = os.path.join(store.rkt.data, "cas", "db", "index.sqlite3")
+
+    def last_used():
+        with sqlite3.connect(db) as c:
+            return c.execute("SELECT lastused FROM aciinfo WHERE name = ?",
+                             ("example.com/busybox",)).fetchone()[0]
+
+    before = last_used()
+    assert store.native("run", "--net=host", "example.com/busybox", "--exec",
+                        "/bin/true").returncode == 0
+    assert store.handed_over() is None
+    assert last_used() > before
+
+
+HANDED_OVER = [
+    ("version",),
+    ("run", "example.com/busybox"),  # the default network
+    ("run", "--net=default", "example.com/busybox"),
+    ("--debug", "run", "--net=host", "example.com/busybox"),
+    ("run", "--net=host", "--stage1-path=/nonexistent.aci", "example.com/busybox"),
+    ("run", "--net=host", "example.com/busybox", "--user=1"),
+    ("run", "--net=host", "example.com/busybox", "example.com/odd-app"),
+    ("run", "--net=host", "example.com/busybox", "--", "-c", "true", "---",
+     "example.com/odd-app"),
+    ("run", "--net=host", "example.com/busybox", "--exec", "/bin/true", "--exec", "/bin/id"),
+    ("run", "--net=host", "example.com/missing"),
+    ("run", "--net=host", "example.com/busybox:9.9"),
+    ("run", "--net=host", "Example.com/busybox"),
+    ("run", "--net=host", "docker://busybox"),
+    ("run", "--net=host", "./busybox.aci"),
+    ("run", "--net=host", "sha512-0123456789abcdef"),
+    ("run", "--net=host", "--insecure-options=bogus", "example.com/busybox"),
+    ("run", "--net=host", "--", "example.com/busybox"),
+    ("run", "--net=host", "example.com/busybox", "--exec"),
+    ("run", "--help"),
+    ("ru", "--net=host", "example.com/busybox"),
+    ("run", "--net=host", "example.com/busybox", "--exec", "/bin/echo", "--", "\udcff"),
+]
+
+
+@pytest.mark.parametrize("args", HANDED_OVER, ids=lambda a: " ".join(a)[:50])
+def test_everything_else_goes_to_python_untouched(store, args):
+    before = set(os.listdir(os.path.join(store.rkt.data, "pods", "prepare"))) | store.pods()
+    r = store.native(*args)
+    assert r.returncode == HAND_OVER, r.stderr
+    assert store.handed_over() == store.argv([], args)
+    after = set(os.listdir(os.path.join(store.rkt.data, "pods", "prepare"))) | store.pods()
+    assert after == before
+
+
+def test_config_that_could_change_the_pod_goes_to_python(store):
+    d = os.path.join(store.rkt.local_config, "stage1.d")
+    os.makedirs(d)
+    with open(os.path.join(d, "stage1.json"), "w") as f:
+        f.write('{"rktKind": "stage1", "rktVersion": "v1"}')
+    store.native("run", "--net=host", "example.com/busybox", "--exec", "/bin/true")
+    assert store.handed_over() is not None
+    shutil.rmtree(d)
+    store.native("run", "--net=host", "example.com/busybox", "--exec", "/bin/true")
+    assert store.handed_over() is None
+
+
+@pytest.mark.parametrize("app", [
+    {"exec": ["/bin/true"], "user": "0", "group": "0",
+     "isolators": [{"name": "resource/memory", "value": {"limit": "64M"}}]},
+    {"Exec": ["/bin/true"], "user": "0", "group": "0"},
+    {"exec": ["/bin/true"], "user": "0", "group": "0",
+     "environment": [{"Name": "A", "value": "b"}]},
+], ids=["isolators", "key-case", "env-key-case"])
+def test_manifests_it_does_not_fully_read_go_to_python(rkt, probe, tmp_path, busybox_aci, app):
+    image = build_image(str(tmp_path), "example.com/other", app)
+    rkt.ok("--insecure-options=image", "fetch", busybox_aci)
+    rkt.ok("--insecure-options=image", "fetch", image)
+    s = Store(rkt, probe)
+    assert s.python("run", "--net=host", "example.com/busybox", "--exec",
+                    "/bin/true").returncode == 0
+    s.native("run", "--net=host", "example.com/other")
+    assert s.handed_over() is not None
+    for _ in range(2):
+        rkt("gc", "--grace-period=0s")
+
+
+def test_a_tree_not_rendered_goes_to_python(store):
+    from rktfast.store.treestore import tree_id
+
+    with sqlite3.connect(os.path.join(store.rkt.data, "cas", "db", "index.sqlite3")) as c:
+        (key,) = c.execute("SELECT blobkey FROM aciinfo WHERE name = ?",
+                           ("example.com/busybox",)).fetchone()
+    os.unlink(os.path.join(store.rkt.data, "cas", "tree", tree_id([key]), "rendered"))
+    store.native("run", "--net=host", "example.com/busybox", "--exec", "/bin/true")
+    assert store.handed_over() is not None
+
+
+def test_installed_rkt_is_the_native_front_end():
+    beside = os.path.join(os.path.dirname(sys.executable), "rkt")
+    if not os.path.exists(beside):
+        pytest.skip("rktfast is not installed with scripts/install.sh")
+    with open(beside, "rb") as f:
+        assert f.read(4) == b"\x7fELF"
+    env = package_env()
+    r = subprocess.run([beside, "version"], capture_output=True, text=True, env=env)
+    assert r.returncode == 0 and "rkt Version: 1.30.0" in r.stdout
