@@ -16,6 +16,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import threading
 
 import pytest
 from conftest import REPO, package_env
@@ -198,6 +199,38 @@ def test_the_pod_is_listed_and_collected_like_any_other(store):
     assert "exited" in store.rkt.ok("status", uuid).stdout
     store.rkt.ok("rm", uuid)
     assert uuid not in store.pods()
+
+
+def test_pods_in_parallel_with_gc_beside_them(store):
+    try:
+        os.unlink(os.path.join(os.path.dirname(store.probe), "argv"))
+    except FileNotFoundError:
+        pass
+    procs = [subprocess.Popen(store.argv([store.probe], (
+        "run", "--net=host", "example.com/busybox", "--exec", "/bin/sh", "--", "-c",
+        f"exit {i % 3}")), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE) for i in range(12)]
+    stop = threading.Event()
+    gcs = []
+
+    def gc_loop():
+        while not stop.is_set():
+            gcs.append(store.python("gc", "--grace-period=0s"))
+
+    t = threading.Thread(target=gc_loop)
+    t.start()
+    try:
+        codes = sorted(p.wait(timeout=300) for p in procs)
+    finally:
+        stop.set()
+        t.join()
+    assert codes == sorted(i % 3 for i in range(12)), [p.stderr.read() for p in procs]
+    assert store.handed_over() is None
+    assert all(r.returncode == 0 for r in gcs), [r.stderr for r in gcs]
+    for _ in range(2):
+        store.python("gc", "--grace-period=0s")
+    for d in ("embryo", "prepare", "run", "exited-garbage", "garbage"):
+        assert os.listdir(os.path.join(store.rkt.data, "pods", d)) == []
 
 
 def test_last_used_time_of_the_image_is_bumped(store):
