@@ -161,6 +161,10 @@ SAME_AS_PYTHON = [
     ("--net=host", "example.com/odd-app", "--exec", "/bin/sh", "--"),
     ("--net=host", "example.com/busybox", "--exec", "/bin/echo", "--",
      "é \u2028 \x01 <&> \x7f \"\\"),
+    ("--net=host", "--hostname=pod-host", "example.com/busybox", "--name=web-1", "--user=1000",
+     "--group=1000", "--working-dir=/tmp", "--exec", "/bin/sh", "--", "-c",
+     "hostname; id -u; id -g; pwd"),
+    ("--net=none", "example.com/odd-app", "--user", "0", "--working-dir", "/", "--group", "0"),
 ]
 
 
@@ -233,6 +237,17 @@ def test_pods_in_parallel_with_gc_beside_them(store):
         assert os.listdir(os.path.join(store.rkt.data, "pods", d)) == []
 
 
+def test_uuid_file_save(store, tmp_path):
+    target = tmp_path / "pod.uuid"
+    before = store.pods()
+    r = store.native("run", "--net=host", f"--uuid-file-save={target}", "example.com/busybox",
+                     "--exec", "/bin/true")
+    assert store.handed_over() is None
+    assert r.returncode == 0, r.stderr
+    assert target.read_text() == store.newest_pod(before)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
+
+
 def test_last_used_time_of_the_image_is_bumped(store):
     db = os.path.join(store.rkt.data, "cas", "db", "index.sqlite3")
 
@@ -254,7 +269,7 @@ HANDED_OVER = [
     ("run", "--net=default", "example.com/busybox"),
     ("--debug", "run", "--net=host", "example.com/busybox"),
     ("run", "--net=host", "--stage1-path=/nonexistent.aci", "example.com/busybox"),
-    ("run", "--net=host", "example.com/busybox", "--user=1"),
+    ("run", "--net=host", "example.com/busybox", "--caps-retain=CAP_CHOWN"),
     ("run", "--net=host", "example.com/busybox", "example.com/odd-app"),
     ("run", "--net=host", "example.com/busybox", "--", "-c", "true", "---",
      "example.com/odd-app"),
@@ -271,6 +286,11 @@ HANDED_OVER = [
     ("run", "--help"),
     ("ru", "--net=host", "example.com/busybox"),
     ("run", "--net=host", "example.com/busybox", "--exec", "/bin/echo", "--", "\udcff"),
+    ("run", "--net=host", "example.com/busybox", "--name=Bad_Name"),
+    ("run", "--net=host", "example.com/busybox", "--user=1", "--user=2"),
+    ("run", "--net=host", "example.com/busybox", "--hostname=after-the-image"),
+    ("run", "--net=host", "--uuid-file-save=/nonexistent/dir/uuid", "example.com/busybox"),
+    ("run", "--net=host", "example.com/busybox", "--exec=/bin/true", "--interactive"),
 ]
 
 

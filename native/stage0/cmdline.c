@@ -42,18 +42,16 @@ static int insecure_options(struct request *r, const char *list)
     return rc;
 }
 
-/* A global flag (before or after `run`): --dir, --local-config, --system-config,
- * --insecure-options as --flag=value or --flag value.  Returns words used, or 0. */
-static int global_flag(char **argv, int i, int argc, const char **dir, const char **local,
-                       const char **system, const char **insecure)
+/* A string flag among `names`, spelled --flag=value or --flag value, into its slot in
+ * `slots`.  Returns the words used, or 0 (not one of them, repeated -- csv flags
+ * accumulate, string flags must not be given twice per image -- or empty). */
+static int string_flag(char **argv, int i, int argc, const char *const names[],
+                       const char **slots[])
 {
-    static const char *const names[] = {"dir", "local-config", "system-config",
-                                        "insecure-options"};
-    const char **slots[] = {dir, local, system, insecure};
     const char *w = argv[i];
     if (strncmp(w, "--", 2))
         return 0;
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; names[k]; k++) {
         size_t n = strlen(names[k]);
         if (strncmp(w + 2, names[k], n))
             continue;
@@ -66,7 +64,7 @@ static int global_flag(char **argv, int i, int argc, const char **dir, const cha
         } else {
             return 0;
         }
-        if (*slots[k] || !*value) /* repeated (csv flags accumulate) or empty */
+        if (*slots[k] || !*value)
             return 0;
         *slots[k] = value;
         return used;
@@ -130,6 +128,32 @@ static bool valid_utf8(const char *str)
     return true;
 }
 
+/* check_ac_name: lower-case alphanumerics and "-", not at either end. */
+static bool ac_name(const char *s)
+{
+    size_t n = strlen(s);
+    return n && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == n && s[0] != '-' &&
+           s[n - 1] != '-';
+}
+
+/* A path a file can be written to: its directory exists, and it is a regular file (a
+ * symlink to one included) or nothing yet. */
+static bool plain_file_target(const char *path)
+{
+    struct stat st;
+    char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+    bool ok;
+    if (slash)
+        slash == dir ? (void)(dir[1] = '\0') : (void)(*slash = '\0');
+    ok = stat(slash ? dir : ".", &st) == 0 && S_ISDIR(st.st_mode);
+    free(dir);
+    if (stat(path, &st) == 0)
+        ok = ok && S_ISREG(st.st_mode);
+    else
+        ok = ok && errno == ENOENT;
+    return ok;
+}
+
 /* A config layer's <kind>.d holds no *.json file (else Python reads the config). */
 static int no_config(const char *layer, const char *kind)
 {
@@ -190,14 +214,26 @@ static char *absolute(const char *p)
 int parse_request(int argc, char **argv, struct request *r)
 {
     const char *dir = NULL, *local = NULL, *system = NULL, *insecure = NULL;
-    int i = 1, used;
     memset(r, 0, sizeof *r);
-    while (i < argc && (used = global_flag(argv, i, argc, &dir, &local, &system, &insecure)))
+    /* global flags, before or after the command; then the pod flags of run */
+    static const char *const globals[] = {"dir", "local-config", "system-config",
+                                          "insecure-options", NULL};
+    const char **global_slots[] = {&dir, &local, &system, &insecure};
+    static const char *const pod_flags[] = {"dir", "local-config", "system-config",
+                                            "insecure-options", "hostname", "uuid-file-save",
+                                            NULL};
+    const char **pod_slots[] = {&dir, &local, &system, &insecure, &r->hostname,
+                                &r->uuid_file_save};
+    static const char *const app_flags[] = {"exec", "user", "group", "name", "working-dir",
+                                            NULL};
+    const char **app_slots[] = {&r->exec, &r->user, &r->group, &r->name, &r->working_dir};
+    int i = 1, used;
+    while (i < argc && (used = string_flag(argv, i, argc, globals, global_slots)))
         i += used;
     if (i >= argc || strcmp(argv[i], "run"))
         return BAIL;
     for (i++; i < argc && argv[i][0] == '-'; i += used) {
-        used = global_flag(argv, i, argc, &dir, &local, &system, &insecure);
+        used = string_flag(argv, i, argc, pod_flags, pod_slots);
         if (used)
             continue;
         if (r->net || (strcmp(argv[i], "--net=host") && strcmp(argv[i], "--net=none")))
@@ -207,7 +243,7 @@ int parse_request(int argc, char **argv, struct request *r)
     }
     if (!r->net || i >= argc || image_argument(r, argv[i]))
         return BAIL; /* no --net means the default CNI network: Python's */
-    for (i++; i < argc; i++) {
+    for (i++; i < argc; i += used) {
         if (!strcmp(argv[i], "--")) {
             r->args = argv + i + 1;
             for (int j = i + 1; j < argc; j++)
@@ -215,23 +251,23 @@ int parse_request(int argc, char **argv, struct request *r)
                     return BAIL;
             break;
         }
-        if (r->exec)
-            return BAIL;
-        if (!strncmp(argv[i], "--exec=", 7) && argv[i][7]) {
-            r->exec = argv[i] + 7;
-        } else if (!strcmp(argv[i], "--exec") && i + 1 < argc && argv[i + 1][0]) {
-            r->exec = argv[++i];
-        } else {
-            return BAIL;
-        }
+        used = string_flag(argv, i, argc, app_flags, app_slots);
+        if (!used)
+            return BAIL; /* another image, a pod flag after the image, ... */
     }
+    if (r->name && !ac_name(r->name))
+        return BAIL;
     if (insecure && insecure_options(r, insecure))
         return BAIL;
-    if (r->exec && !valid_utf8(r->exec))
-        return BAIL;
+    const char *texts[] = {r->exec, r->user, r->group, r->working_dir, r->hostname};
+    for (size_t k = 0; k < sizeof texts / sizeof *texts; k++)
+        if (texts[k] && !valid_utf8(texts[k]))
+            return BAIL;
     for (char **a = r->args; a && *a; a++)
         if (!valid_utf8(*a))
             return BAIL;
+    if (r->uuid_file_save && !plain_file_target(r->uuid_file_save))
+        return BAIL; /* Python reports it, as rkt does, after creating the pod */
     r->local_config = absolute(local ? local : "/etc/rkt");
     r->system_config = absolute(system ? system : "/usr/lib/rkt");
     r->data_dir = absolute(dir ? dir : "/var/lib/rkt");

@@ -73,9 +73,16 @@ static int plan(struct plan *p, struct request *r, struct store *s, struct image
     if (store_find(s, DEFAULT_STAGE1_NAME, version, key) || image_load(stage1, r->data_dir, key) ||
         stage1_entrypoint(stage1, &p->run_entrypoint, &p->interface_version))
         return BAIL;
+    if (r->hostname && p->interface_version < 2)
+        return BAIL; /* Python warns that this stage1 has no --hostname */
     if (store_find(s, r->image_name, r->image_version, key) ||
-        image_load(app, r->data_dir, key) || image_check_runnable(app) ||
-        app_name_for(app, &p->app_name) || pod_manifest(r, app, p->app_name, &p->pod_manifest))
+        image_load(app, r->data_dir, key) || image_check_runnable(app))
+        return BAIL;
+    if (r->name)
+        p->app_name = xstrdup(r->name);
+    else if (app_name_for(app, &p->app_name))
+        return BAIL;
+    if (pod_manifest(r, app, p->app_name, &p->pod_manifest))
         return BAIL;
     if (!tree_rendered(r->data_dir, stage1->tree_id) || !tree_rendered(r->data_dir, app->tree_id))
         return BAIL; /* Python renders it */

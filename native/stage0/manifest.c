@@ -222,14 +222,16 @@ static void add_name_values(struct buf *b, json_t *arr)
     buf_adds(b, "]");
 }
 
-/* "user"/"group": no omitempty, so absent is "" and null stays null. */
-static int add_user_field(struct buf *b, json_t *app, const char *name)
+/* "user"/"group": the flag if given; no omitempty, so absent is "" and null stays null. */
+static int add_user_field(struct buf *b, json_t *app, const char *name, const char *flag)
 {
     json_t *v = json_object_get(app, name);
     buf_adds(b, ",");
     buf_json_string(b, name);
     buf_adds(b, ":");
-    if (!v)
+    if (flag)
+        buf_json_string(b, flag);
+    else if (!v)
         buf_adds(b, "\"\"");
     else if (json_is_null(v))
         buf_adds(b, "null");
@@ -240,8 +242,8 @@ static int add_user_field(struct buf *b, json_t *app, const char *name)
     return 0;
 }
 
-/* generateRuntimeApp's "app": the image's app in Go's field order, --exec and the "--"
- * arguments applied. */
+/* generateRuntimeApp's "app": the image's app in Go's field order, with --exec, the "--"
+ * arguments, --user, --group and --working-dir applied. */
 static int runtime_app(const struct request *r, json_t *app, struct buf *b)
 {
     static const char *const fields[] = {"exec", "eventHandlers", "user", "group",
@@ -291,9 +293,12 @@ static int runtime_app(const struct request *r, json_t *app, struct buf *b)
         buf_adds(b, "null");
     }
     json_decref(flag_exec);
-    if (add_user_field(b, app, "user") || add_user_field(b, app, "group"))
+    if (add_user_field(b, app, "user", r->user) || add_user_field(b, app, "group", r->group))
         return BAIL;
-    if (!empty(wd)) {
+    if (r->working_dir) {
+        buf_adds(b, ",\"workingDirectory\":");
+        buf_json_string(b, r->working_dir);
+    } else if (!empty(wd)) {
         buf_adds(b, ",\"workingDirectory\":");
         buf_json_string(b, json_string_value(wd));
     }

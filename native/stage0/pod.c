@@ -80,6 +80,16 @@ static int new_pod(const char *data_dir, char uuid[37])
     return fd;
 }
 
+/* pods.write_uuid_file: the UUID alone, mode 0644 (following a symlink, as Python's
+ * open() does: the path is the user's own choice). */
+static void save_uuid(const char *path, const char *uuid)
+{
+    size_t n = strlen(uuid);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0 || write(fd, uuid, n) != (ssize_t)n || close(fd) < 0 || chmod(path, 0644) < 0)
+        fail(errno, "error saving pod UUID to file");
+}
+
 static void put(const char *dir, const char *name, const char *data, size_t len, mode_t mode)
 {
     char *path = xasprintf("%s/%s", dir, name);
@@ -199,7 +209,7 @@ static void setup(const struct plan *p, const char *pod)
 static char **run_args(const struct plan *p, const char *pod, const char *uuid)
 {
     const struct request *r = p->req;
-    char **argv = xmalloc(10 * sizeof *argv);
+    char **argv = xmalloc(12 * sizeof *argv);
     int n = 0;
     const char *ep = p->run_entrypoint;
     while (*ep == '/')
@@ -207,6 +217,8 @@ static char **run_args(const struct plan *p, const char *pod, const char *uuid)
     argv[n++] = xasprintf("%s/stage1/rootfs/%s", pod, ep);
     argv[n++] = xasprintf("--net=%s", r->net);
     argv[n++] = xasprintf("--local-config=%s", r->local_config);
+    if (r->hostname)
+        argv[n++] = xasprintf("--hostname=%s", r->hostname);
     if (p->interface_version >= 3) {
         if (r->insecure_capabilities)
             argv[n++] = "--disable-capabilities-restriction";
@@ -247,6 +259,8 @@ void launch(struct plan *p)
     char uuid[37];
     int fd = new_pod(data, uuid);
     char *preparing = xasprintf("%s/pods/prepare/%s", data, uuid);
+    if (p->req->uuid_file_save)
+        save_uuid(p->req->uuid_file_save, uuid);
     prepare(p, preparing);
 
     /* Pod.to_run: still holding the lock; not fsynced (the pod of `rkt run` is gone with a

@@ -4,7 +4,9 @@
  * benchmarks repeat:
  *
  *     rkt [--dir=D] [--local-config=D] [--system-config=D] [--insecure-options=L]
- *         run --net=host|none [--insecure-options=L] NAME[:VERSION] [--exec=CMD] [-- ARGS...]
+ *         run --net=host|none [--hostname=H] [--uuid-file-save=F] [--insecure-options=L]
+ *         NAME[:VERSION] [--exec=CMD] [--user=U] [--group=G] [--name=N] [--working-dir=D]
+ *         [-- ARGS...]
  *
  * with the image and the default stage1 already in the store and rendered, and no config
  * files that could change the outcome.  For that shape it does what the Python stage0
@@ -60,11 +62,14 @@ struct request {
     char *local_config;  /* absolute */
     char *system_config; /* absolute */
     bool insecure_capabilities, insecure_paths, insecure_seccomp;
-    const char *net;      /* "host" or "none" */
-    char *image_name;     /* the ACIdentifier */
-    char *image_version;  /* NULL: no version asked for */
-    const char *exec;     /* --exec, or NULL */
-    char **args;          /* after "--" (NULL-terminated), or NULL without "--" */
+    const char *net;            /* "host" or "none" */
+    const char *hostname;       /* --hostname, or NULL */
+    const char *uuid_file_save; /* --uuid-file-save, or NULL */
+    char *image_name;           /* the ACIdentifier */
+    char *image_version;        /* NULL: no version asked for */
+    /* the per-app flags that may follow the image, NULL when not given */
+    const char *exec, *user, *group, *name, *working_dir;
+    char **args; /* after "--" (NULL-terminated), or NULL without "--" */
 };
 int parse_request(int argc, char **argv, struct request *r);
 
@@ -87,7 +92,7 @@ int image_check_runnable(const struct image *im);
 int app_name_for(const struct image *im, char **out);
 /* The stage1's `run` entrypoint and interface version (annotations). */
 int stage1_entrypoint(const struct image *s1, const char **run, int *interface_version);
-/* The pod manifest rkt writes for one app from `im` with --exec / "--" applied. */
+/* The pod manifest rkt writes for one app from `im` with the per-app flags applied. */
 int pod_manifest(const struct request *r, const struct image *im, const char *app_name,
                  struct buf *out);
 /* `manifest_labels`-style check used by the name lookup: 0 and the label set, or BAIL. */
