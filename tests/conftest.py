@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 
 import pytest
@@ -88,3 +89,23 @@ def package_env() -> dict:
 
 def have(tool: str) -> bool:
     return shutil.which(tool) is not None
+
+
+def wait_with_gc_beside(procs, gc) -> tuple[list[int], list]:
+    """Wait for ``procs`` (Popen) while ``gc()`` runs again and again on a thread: their exit
+    codes (sorted) and every gc result."""
+    stop = threading.Event()
+    results: list = []
+
+    def loop():
+        while not stop.is_set():
+            results.append(gc())
+
+    t = threading.Thread(target=loop)
+    t.start()
+    try:
+        codes = sorted(p.wait(timeout=300) for p in procs)
+    finally:
+        stop.set()
+        t.join()
+    return codes, results

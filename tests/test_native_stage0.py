@@ -16,10 +16,9 @@ import sqlite3
 import stat
 import subprocess
 import sys
-import threading
 
 import pytest
-from conftest import REPO, package_env
+from conftest import REPO, package_env, wait_with_gc_beside
 
 pytestmark = pytest.mark.usefixtures("as_root")
 
@@ -214,20 +213,7 @@ def test_pods_in_parallel_with_gc_beside_them(store):
         "run", "--net=host", "example.com/busybox", "--exec", "/bin/sh", "--", "-c",
         f"exit {i % 3}")), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE) for i in range(12)]
-    stop = threading.Event()
-    gcs = []
-
-    def gc_loop():
-        while not stop.is_set():
-            gcs.append(store.python("gc", "--grace-period=0s"))
-
-    t = threading.Thread(target=gc_loop)
-    t.start()
-    try:
-        codes = sorted(p.wait(timeout=300) for p in procs)
-    finally:
-        stop.set()
-        t.join()
+    codes, gcs = wait_with_gc_beside(procs, lambda: store.python("gc", "--grace-period=0s"))
     assert codes == sorted(i % 3 for i in range(12)), [p.stderr.read() for p in procs]
     assert store.handed_over() is None
     assert all(r.returncode == 0 for r in gcs), [r.stderr for r in gcs]

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
@@ -17,6 +16,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import shell_stage1  # noqa: E402
+from conftest import wait_with_gc_beside  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("as_root")
 
@@ -347,20 +347,8 @@ def test_twenty_pods_in_parallel_with_gc_beside_them(pod_env):
                                            "/bin/sh", "--", "-c", f"exit {i % 3}"),
                               env=pod_env.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
              for i in range(20)]
-    stop = threading.Event()
-    gc_results = []
-
-    def gc_loop():
-        while not stop.is_set():
-            gc_results.append(pod_env("gc", "--grace-period=0s", env=pod_env.env))
-
-    t = threading.Thread(target=gc_loop)
-    t.start()
-    try:
-        codes = sorted(p.wait(timeout=300) for p in procs)
-    finally:
-        stop.set()
-        t.join()
+    codes, gc_results = wait_with_gc_beside(
+        procs, lambda: pod_env("gc", "--grace-period=0s", env=pod_env.env))
     assert codes == sorted(i % 3 for i in range(20)), [p.stderr.read() for p in procs]
     assert all(r.returncode == 0 for r in gc_results), [r.stderr for r in gc_results]
     pod_env.ok("gc", "--grace-period=0s")
