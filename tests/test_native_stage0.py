@@ -38,9 +38,11 @@ def probe(tmp_path_factory) -> str:
                          f"exit {HAND_OVER}\n")
     hand_over.chmod(0o755)
     out = d / "rkt"
+    # STAGE0_CFLAGS="-O1 -g -fsanitize=address,undefined" runs these tests under sanitizers
+    cflags = [f"CFLAGS={os.environ['STAGE0_CFLAGS']}"] if os.environ.get("STAGE0_CFLAGS") else []
     subprocess.run(["make", "-s", "-C", os.path.join(REPO, "native", "stage0"), f"OUT={out}",
                     f"PYTHON_LAUNCHER={hand_over}",
-                    f"PACKAGE_DIR={os.path.dirname(rktfast.__file__)}"],
+                    f"PACKAGE_DIR={os.path.dirname(rktfast.__file__)}", *cflags],
                    check=True, capture_output=True)
     return str(out)
 
