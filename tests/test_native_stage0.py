@@ -10,6 +10,7 @@ probe script (it records its argv and exits 99), so a silent hand-over cannot pa
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import sqlite3
@@ -290,6 +291,66 @@ def test_everything_else_goes_to_python_untouched(store, args):
     assert store.handed_over() == store.argv([], args)
     after = set(os.listdir(os.path.join(store.rkt.data, "pods", "prepare"))) | store.pods()
     assert after == before
+
+
+# --- run-prepared --------------------------------------------------------------------------
+
+def prepare(store, *args: str) -> str:
+    r = store.python("--insecure-options=image", "prepare", "--quiet", *args)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip()
+
+
+RUN_PREPARED_SAME_AS_PYTHON = [
+    (("example.com/busybox", "--exec", "/bin/sh", "--", "-c", "echo hi; exit 6"),
+     ("--net=host",)),
+    (("--volume=scratch,kind=empty", "example.com/busybox", "--exec", "/bin/sh",
+      "--mount=volume=scratch,target=/scratch", "--", "-c", "touch /scratch/x; hostname",
+      "---", "example.com/busybox", "--name=second", "--exec", "/bin/true"),
+     ("--net=none", "--hostname=prepared-host")),
+]
+
+
+@pytest.mark.parametrize("prepare_args,run_args", RUN_PREPARED_SAME_AS_PYTHON,
+                         ids=["one-app", "two-apps-volume-hostname"])
+def test_run_prepared_same_pod_as_the_python_stage0(store, prepare_args, run_args):
+    native_uuid, python_uuid = prepare(store, *prepare_args), prepare(store, *prepare_args)
+    n = store.native("run-prepared", *run_args, native_uuid)
+    assert store.handed_over() is None, n.stderr
+    p = store.python("run-prepared", *run_args, python_uuid)
+    assert (n.returncode, n.stdout, n.stderr) == (p.returncode, p.stdout, p.stderr)
+    run = os.path.join(store.rkt.data, "pods", "run")
+    assert pod_tree(os.path.join(run, native_uuid), native_uuid) == \
+        pod_tree(os.path.join(run, python_uuid), python_uuid)
+    assert "state=exited" in store.rkt.ok("status", native_uuid).stdout
+
+
+def test_run_prepared_hands_over_what_it_does_not_run(store):
+    uuid = prepare(store, "example.com/busybox", "--exec", "/bin/true")
+    no_overlay = prepare(store, "--no-overlay", "example.com/busybox", "--exec", "/bin/true")
+    prepared = os.path.join(store.rkt.data, "pods", "prepared")
+    for args in (("run-prepared", uuid),  # the default network
+                 ("run-prepared", "--net=default", uuid),
+                 ("run-prepared", "--net=host", uuid[:8]),  # a prefix
+                 ("run-prepared", "--net=host", "--dns=host", uuid),
+                 ("run-prepared", "--net=host", "--interactive", uuid),
+                 ("run-prepared", "--net=host", no_overlay),
+                 ("run-prepared", "--net=host", uuid, uuid)):
+        r = store.native(*args)
+        assert r.returncode == HAND_OVER, (args, r.stderr)
+        assert store.handed_over() == store.argv([], args)
+        assert sorted(os.listdir(prepared)) == sorted([uuid, no_overlay])
+    # a pod another process holds is not taken from it
+    fd = os.open(os.path.join(prepared, uuid), os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        assert store.native("run-prepared", "--net=host", uuid).returncode == HAND_OVER
+        assert uuid in os.listdir(prepared)
+    finally:
+        os.close(fd)
+    r = store.native("run-prepared", "--net=host", uuid)
+    assert r.returncode == 0 and store.handed_over() is None, r.stderr
+    assert uuid not in os.listdir(prepared)
 
 
 def test_config_that_could_change_the_pod_goes_to_python(store):

@@ -129,7 +129,7 @@ static bool valid_utf8(const char *str)
 }
 
 /* check_ac_name: lower-case alphanumerics and "-", not at either end. */
-static bool ac_name(const char *s)
+bool ac_name(const char *s)
 {
     size_t n = strlen(s);
     return n && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == n && s[0] != '-' &&
@@ -211,6 +211,26 @@ static char *absolute(const char *p)
     return out;
 }
 
+/* --net=host or --net=none (only with "=": a bare --net means the default network). */
+static bool net_flag(struct request *r, const char *w)
+{
+    if (r->net || (strcmp(w, "--net=host") && strcmp(w, "--net=none")))
+        return false;
+    r->net = w + 6;
+    return true;
+}
+
+static bool is_uuid(const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (strlen(s) != 36)
+        return false;
+    for (int i = 0; i < 36; i++)
+        if ((i == 8 || i == 13 || i == 18 || i == 23) ? s[i] != '-' : !strchr(hex, s[i]))
+            return false;
+    return true;
+}
+
 int parse_request(int argc, char **argv, struct request *r)
 {
     const char *dir = NULL, *local = NULL, *system = NULL, *insecure = NULL;
@@ -230,30 +250,43 @@ int parse_request(int argc, char **argv, struct request *r)
     int i = 1, used;
     while (i < argc && (used = string_flag(argv, i, argc, globals, global_slots)))
         i += used;
-    if (i >= argc || strcmp(argv[i], "run"))
-        return BAIL;
-    for (i++; i < argc && argv[i][0] == '-'; i += used) {
-        used = string_flag(argv, i, argc, pod_flags, pod_slots);
-        if (used)
-            continue;
-        if (r->net || (strcmp(argv[i], "--net=host") && strcmp(argv[i], "--net=none")))
-            return BAIL;
-        r->net = argv[i] + 6;
-        used = 1;
-    }
-    if (!r->net || i >= argc || image_argument(r, argv[i]))
-        return BAIL; /* no --net means the default CNI network: Python's */
-    for (i++; i < argc; i += used) {
-        if (!strcmp(argv[i], "--")) {
-            r->args = argv + i + 1;
-            for (int j = i + 1; j < argc; j++)
-                if (!strcmp(argv[j], "---"))
-                    return BAIL;
-            break;
+    if (i < argc && !strcmp(argv[i], "run-prepared")) {
+        /* run-prepared [--net=host|none] [--hostname=H] UUID, flags on either side */
+        r->command = RUN_PREPARED;
+        for (i++; i < argc; i += used) {
+            const char *w = argv[i];
+            used = 1;
+            if (w[0] != '-' && !r->uuid && is_uuid(w))
+                r->uuid = w;
+            else if (!(used = string_flag(argv, i, argc, pod_flags, pod_slots)) &&
+                     !(used = net_flag(r, w)))
+                return BAIL;
         }
-        used = string_flag(argv, i, argc, app_flags, app_slots);
-        if (!used)
-            return BAIL; /* another image, a pod flag after the image, ... */
+        if (!r->uuid || !r->net || r->uuid_file_save)
+            return BAIL;
+    } else {
+        if (i >= argc || strcmp(argv[i], "run"))
+            return BAIL;
+        r->command = RUN;
+        for (i++; i < argc && argv[i][0] == '-'; i += used) {
+            used = string_flag(argv, i, argc, pod_flags, pod_slots);
+            if (!used && !(used = net_flag(r, argv[i])))
+                return BAIL;
+        }
+        if (!r->net || i >= argc || image_argument(r, argv[i]))
+            return BAIL; /* no --net means the default CNI network: Python's */
+        for (i++; i < argc; i += used) {
+            if (!strcmp(argv[i], "--")) {
+                r->args = argv + i + 1;
+                for (int j = i + 1; j < argc; j++)
+                    if (!strcmp(argv[j], "---"))
+                        return BAIL;
+                break;
+            }
+            used = string_flag(argv, i, argc, app_flags, app_slots);
+            if (!used)
+                return BAIL; /* another image, a pod flag after the image, ... */
+        }
     }
     if (r->name && !ac_name(r->name))
         return BAIL;
@@ -274,8 +307,10 @@ int parse_request(int argc, char **argv, struct request *r)
     if (!r->local_config || !r->system_config || !r->data_dir)
         return BAIL;
     /* paths.d can move the data dir (only without --dir); stage1.d picks the stage1 */
-    if ((!dir && (no_config(r->system_config, "paths") || no_config(r->local_config, "paths"))) ||
-        no_config(r->system_config, "stage1") || no_config(r->local_config, "stage1"))
+    if (!dir && (no_config(r->system_config, "paths") || no_config(r->local_config, "paths")))
+        return BAIL;
+    if (r->command == RUN &&
+        (no_config(r->system_config, "stage1") || no_config(r->local_config, "stage1")))
         return BAIL;
     char resolved[PATH_MAX];
     struct stat st;

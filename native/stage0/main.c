@@ -56,13 +56,12 @@ static int plan(struct plan *p, struct request *r, struct store *s, struct image
                 struct image *app)
 {
     char key[KEY_LEN + 1];
+    struct start *st = &p->start;
     memset(p, 0, sizeof *p);
-    p->req = r;
-    p->store = s;
+    st->req = r;
+    st->store = s;
     p->stage1 = stage1;
     p->app = app;
-    if (geteuid() != 0 || !overlay_supported())
-        return BAIL;
     char *version = stage1_version();
     size_t vlen = strlen(version);
     if (vlen >= 6 && !strcmp(version + vlen - 6, "-dirty"))
@@ -71,23 +70,28 @@ static int plan(struct plan *p, struct request *r, struct store *s, struct image
         return BAIL;
     /* the stage1 first, as find_stage1 does */
     if (store_find(s, DEFAULT_STAGE1_NAME, version, key) || image_load(stage1, r->data_dir, key) ||
-        stage1_entrypoint(stage1, &p->run_entrypoint, &p->interface_version))
+        stage1_entrypoint(stage1, &st->run_entrypoint, &st->interface_version))
         return BAIL;
-    if (r->hostname && p->interface_version < 2)
+    if (r->hostname && st->interface_version < 2)
         return BAIL; /* Python warns that this stage1 has no --hostname */
     if (store_find(s, r->image_name, r->image_version, key) ||
         image_load(app, r->data_dir, key) || image_check_runnable(app))
         return BAIL;
+    char *name = NULL;
     if (r->name)
-        p->app_name = xstrdup(r->name);
-    else if (app_name_for(app, &p->app_name))
+        name = xstrdup(r->name);
+    else if (app_name_for(app, &name))
         return BAIL;
-    if (pod_manifest(r, app, p->app_name, &p->pod_manifest))
+    if (pod_manifest(r, app, name, &p->pod_manifest))
         return BAIL;
     if (!tree_rendered(r->data_dir, stage1->tree_id) || !tree_rendered(r->data_dir, app->tree_id))
         return BAIL; /* Python renders it */
     if (store_touch(s, app->key))
         return BAIL;
+    p->pod_app = (struct pod_app){name, app->tree_id, app->raw, app->raw_len};
+    st->stage1_tree_id = stage1->tree_id;
+    st->apps = &p->pod_app;
+    st->n_apps = 1;
     free(version);
     return 0;
 }
@@ -96,10 +100,18 @@ int main(int argc, char **argv)
 {
     struct request req;
     struct store store = {.cas_fd = -1};
-    struct image stage1, app;
-    struct plan p;
-    if (parse_request(argc, argv, &req) == 0 && plan(&p, &req, &store, &stage1, &app) == 0)
-        launch(&p); /* does not return */
+    if (parse_request(argc, argv, &req) == 0 && geteuid() == 0 && overlay_supported()) {
+        if (req.command == RUN) {
+            struct image stage1, app;
+            struct plan p;
+            if (plan(&p, &req, &store, &stage1, &app) == 0)
+                launch(&p); /* does not return */
+        } else {
+            struct prepared p;
+            if (plan_prepared(&req, &store, &p) == 0)
+                launch_prepared(&p); /* does not return */
+        }
+    }
     store_close(&store);
     argv[0] = RKT_PYTHON_LAUNCHER;
     execv(RKT_PYTHON_LAUNCHER, argv);

@@ -102,7 +102,8 @@ static void put(const char *dir, const char *name, const char *data, size_t len,
  * Under a shared prepareLock, so image gc does not remove a tree in between. */
 static void prepare(const struct plan *p, const char *pod)
 {
-    char *locks = xasprintf("%s/locks", p->req->data_dir);
+    const struct pod_app *app = &p->pod_app;
+    char *locks = xasprintf("%s/locks", p->start.req->data_dir);
     char *lock_path = xasprintf("%s/prepareLock", locks);
     int lock = -1;
     if (makedirs(locks, 0750) < 0 ||
@@ -110,15 +111,15 @@ static void prepare(const struct plan *p, const char *pod)
         flock(lock, LOCK_SH) < 0)
         fail(errno, "error setting up stage0: cannot open lock %s", lock_path);
     char *appsinfo = xasprintf("%s/appsinfo", pod), *stage1 = xasprintf("%s/stage1", pod);
-    char *info = xasprintf("%s/%s", appsinfo, p->app_name);
+    char *info = xasprintf("%s/%s", appsinfo, app->name);
     if (makedirs(appsinfo, 0750) < 0 || makedirs(stage1, 0750) < 0)
         fail(errno, "error setting up stage0");
     put(stage1, "manifest", p->stage1->raw, p->stage1->raw_len, 0640);
     put(pod, "stage1TreeStoreID", p->stage1->tree_id, TREE_ID_LEN, 0640);
     if (makedirs(info, 0750) < 0)
         fail(errno, "error setting up stage0");
-    put(info, "treeStoreID", p->app->tree_id, TREE_ID_LEN, 0640);
-    put(info, "manifest", p->app->raw, p->app->raw_len, 0640);
+    put(info, "treeStoreID", app->tree_id, TREE_ID_LEN, 0640);
+    put(info, "manifest", app->manifest, app->manifest_len, 0640);
     put(pod, "pod.lck", "", 0, 0600);
     put(pod, "pod", p->pod_manifest.p, p->pod_manifest.len, 0640);
     put(pod, "pod-created", "", 0, 0640);
@@ -183,11 +184,11 @@ static void ensure_mtab(const char *rootfs)
 
 /* podfs.setup_stage1 and setup_app: mount the overlays in the host mount namespace, where
  * they stay until gc or rm. */
-static void setup(const struct plan *p, const char *pod)
+static void setup(const struct start *s, const char *pod)
 {
-    const char *data = p->req->data_dir;
+    const char *data = s->req->data_dir;
     char *rootfs = xasprintf("%s/stage1/rootfs", pod);
-    overlay(pod, data, p->stage1->tree_id, rootfs, NULL);
+    overlay(pod, data, s->stage1_tree_id, rootfs, NULL);
     char *rkt = xasprintf("%s/rkt", rootfs), *status = xasprintf("%s/rkt/status", rootfs);
     struct stat st;
     if (stat(status, &st) < 0 || !S_ISDIR(st.st_mode) || lstat(rkt, &st) < 0 ||
@@ -195,18 +196,22 @@ static void setup(const struct plan *p, const char *pod)
         if (makedirs(status, 0755) < 0)
             fail(errno, "error setting up stage1");
     }
-    char *ad = xasprintf("%s/opt/stage2/%s", rootfs, p->app_name);
-    char *app_rootfs = xasprintf("%s/rootfs", ad);
-    if (makedirs(ad, 0750) < 0)
-        fail(errno, "error setting up stage1");
-    put(ad, "manifest", p->app->raw, p->app->raw_len, 0640);
-    overlay(pod, data, p->app->tree_id, app_rootfs, p->app_name);
-    ensure_mtab(app_rootfs);
-    free(rootfs), free(rkt), free(status), free(ad), free(app_rootfs);
+    for (size_t i = 0; i < s->n_apps; i++) {
+        const struct pod_app *app = &s->apps[i];
+        char *ad = xasprintf("%s/opt/stage2/%s", rootfs, app->name);
+        char *app_rootfs = xasprintf("%s/rootfs", ad);
+        if (makedirs(ad, 0750) < 0)
+            fail(errno, "error setting up stage1");
+        put(ad, "manifest", app->manifest, app->manifest_len, 0640);
+        overlay(pod, data, app->tree_id, app_rootfs, app->name);
+        ensure_mtab(app_rootfs);
+        free(ad), free(app_rootfs);
+    }
+    free(rootfs), free(rkt), free(status);
 }
 
 /* launch.run_args for what the native path supports. */
-static char **run_args(const struct plan *p, const char *pod, const char *uuid)
+static char **run_args(const struct start *p, const char *pod, const char *uuid)
 {
     const struct request *r = p->req;
     char **argv = xmalloc(12 * sizeof *argv);
@@ -253,14 +258,34 @@ static char **run_env(int lock_fd)
     return env;
 }
 
+/* A well-formed tree store ID (it names a directory under cas/tree). */
+int tree_id_ok(const char *s)
+{
+    return strlen(s) == TREE_ID_LEN && !strncmp(s, "deps-sha512-", 12) &&
+           strspn(s + 12, "0123456789abcdef") == 64;
+}
+
+void start_pod(const struct start *s, const char *pod, const char *uuid, int lock_fd)
+{
+    setup(s, pod);
+    char **argv = run_args(s, pod, uuid);
+    char **env = run_env(lock_fd);
+    store_close_for_exec(s->store);
+    if (fcntl(lock_fd, F_SETFD, 0) < 0 || chdir(pod) < 0)
+        fail(errno, "error execing init");
+    fflush(NULL);
+    execve(argv[0], argv, env);
+    fail(errno, "error execing init");
+}
+
 void launch(struct plan *p)
 {
-    const char *data = p->req->data_dir;
+    const char *data = p->start.req->data_dir;
     char uuid[37];
     int fd = new_pod(data, uuid);
     char *preparing = xasprintf("%s/pods/prepare/%s", data, uuid);
-    if (p->req->uuid_file_save)
-        save_uuid(p->req->uuid_file_save, uuid);
+    if (p->start.req->uuid_file_save)
+        save_uuid(p->start.req->uuid_file_save, uuid);
     prepare(p, preparing);
 
     /* Pod.to_run: still holding the lock; not fsynced (the pod of `rkt run` is gone with a
@@ -268,14 +293,5 @@ void launch(struct plan *p)
     char *pod = xasprintf("%s/pods/run/%s", data, uuid);
     if (rename(preparing, pod) < 0)
         fail(errno, "unable to transition to run: cannot move pod %s to run", uuid);
-    setup(p, pod);
-
-    char **argv = run_args(p, pod, uuid);
-    char **env = run_env(fd);
-    store_close_for_exec(p->store);
-    if (fcntl(fd, F_SETFD, 0) < 0 || chdir(pod) < 0)
-        fail(errno, "error execing init");
-    fflush(NULL);
-    execve(argv[0], argv, env);
-    fail(errno, "error execing init");
+    start_pod(&p->start, pod, uuid, fd);
 }

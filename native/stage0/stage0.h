@@ -7,9 +7,11 @@
  *         run --net=host|none [--hostname=H] [--uuid-file-save=F] [--insecure-options=L]
  *         NAME[:VERSION] [--exec=CMD] [--user=U] [--group=G] [--name=N] [--working-dir=D]
  *         [-- ARGS...]
+ *     rkt [--dir=D] ... run-prepared --net=host|none [--hostname=H] UUID
  *
- * with the image and the default stage1 already in the store and rendered, and no config
- * files that could change the outcome.  For that shape it does what the Python stage0
+ * with the image and the default stage1 already in the store and rendered (for
+ * run-prepared: a pod `rkt prepare` made with overlays), and no config files that could
+ * change the outcome.  For that shape it does what the Python stage0
  * does, file for file (tests/test_native_stage0.py compares the two pods).  Everything else
  * -- every other command, flag, image source, a manifest it does not fully understand, a
  * miss in the store -- it hands, untouched, to the Python rkt (RKT_PYTHON_LAUNCHER), which
@@ -57,7 +59,10 @@ int write_file(const char *path, const char *data, size_t len, mode_t mode);
 void fail(int errnum, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
 
 /* --- the command line (cmdline.c) --- */
+enum command { RUN, RUN_PREPARED };
+
 struct request {
+    enum command command;
     char *data_dir;      /* absolute, symlinks resolved when it exists */
     char *local_config;  /* absolute */
     char *system_config; /* absolute */
@@ -70,6 +75,7 @@ struct request {
     /* the per-app flags that may follow the image, NULL when not given */
     const char *exec, *user, *group, *name, *working_dir;
     char **args; /* after "--" (NULL-terminated), or NULL without "--" */
+    const char *uuid; /* run-prepared: the pod */
 };
 int parse_request(int argc, char **argv, struct request *r);
 
@@ -114,16 +120,45 @@ char *manifest_path(const char *data_dir, const char *key);
 void tree_id_of(const char *key, char out[TREE_ID_LEN + 1]);
 bool tree_rendered(const char *data_dir, const char *tree_id);
 
-/* --- the pod (pod.c) --- */
-struct plan {
+/* --- the pod (pod.c, prepared.c) --- */
+struct pod_app {
+    const char *name, *tree_id;
+    const char *manifest; /* appsinfo/<name>/manifest, copied beside the app's rootfs */
+    size_t manifest_len;
+};
+
+/* What starting a pod needs, however it was made. */
+struct start {
     const struct request *req;
     struct store *store;
-    struct image *stage1, *app;
-    char *app_name;
+    const char *stage1_tree_id;
     const char *run_entrypoint;
     int interface_version;
+    struct pod_app *apps;
+    size_t n_apps;
+};
+
+/* `rkt run`: the pod made from these images. */
+struct plan {
+    struct start start;
+    struct image *stage1, *app;
+    struct pod_app pod_app;
     struct buf pod_manifest;
 };
 void launch(struct plan *p) __attribute__((noreturn));
+/* Mount the overlays of a pod in run/ (locked: lock_fd) and exec its stage1. */
+void start_pod(const struct start *s, const char *pod, const char *uuid, int lock_fd)
+    __attribute__((noreturn));
+int tree_id_ok(const char *s);
+bool ac_name(const char *s);
+
+/* `rkt run-prepared`: plan (BAIL, nothing changed) and launch (noreturn). */
+struct prepared {
+    struct start start;
+    int fd;
+    char *path;
+};
+int plan_prepared(struct request *r, struct store *s, struct prepared *p);
+void launch_prepared(struct prepared *p) __attribute__((noreturn));
 
 #endif
