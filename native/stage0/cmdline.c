@@ -141,11 +141,14 @@ bool ac_name(const char *s)
 static bool plain_file_target(const char *path)
 {
     struct stat st;
-    char *dir = xstrdup(path), *slash = strrchr(dir, '/');
-    bool ok;
-    if (slash)
-        slash == dir ? (void)(dir[1] = '\0') : (void)(*slash = '\0');
-    ok = stat(slash ? dir : ".", &st) == 0 && S_ISDIR(st.st_mode);
+    char *dir = xstrdup(path), *slash = strrchr(dir, '/'); /* path is not empty */
+    if (!slash)
+        strcpy(dir, ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    bool ok = stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
     free(dir);
     if (stat(path, &st) == 0)
         ok = ok && S_ISREG(st.st_mode);
