@@ -302,6 +302,23 @@ def test_gc_expires_prepared_pods_and_collects_aborted_ones(pod_env):
         f'Garbage collecting pod "{u}"' for u in (uuid, aborted[0]))
 
 
+def test_gc_collects_abandoned_embryos_and_leaves_young_ones(pod_env):
+    """An embryo (a pod directory not yet locked and moved to prepare/) left by a killed
+    rkt goes once it is a minute old; a young one may be a pod being created right now."""
+    embryo = os.path.join(pod_env.data, "pods", "embryo")
+    os.makedirs(embryo, exist_ok=True)
+    abandoned, young = "0b8a3a71-8b5e-4d43-9d8f-5e0a1a9c2f11", "7f6b1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d"
+    for u in (abandoned, young):
+        os.mkdir(os.path.join(embryo, u), 0o750)
+    old = time.time() - 61
+    os.utime(os.path.join(embryo, abandoned), (old, old))
+    r = pod_env.ok("gc", "--grace-period=0s")
+    assert f'moving failed prepare "{abandoned}" to garbage' in r.stderr
+    assert young not in r.stderr
+    assert os.listdir(embryo) == [young]
+    assert pod_dirs(pod_env, "garbage") == []
+
+
 def test_rm(pod_env):
     r = run(pod_env, "--net=host", "example.com/busybox", "--exec", "/bin/true")
     assert r.returncode == 0

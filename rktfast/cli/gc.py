@@ -35,6 +35,7 @@ def run(ctx: Context) -> int:
     rep = gc.Reporter(out=lambda line: ctx.out(line + "\n"), err=ctx.warn)
     gc.mark_exited(data, rep)
     gc.mark_aborted(data, rep)
+    gc.mark_abandoned_embryos(data, rep)
     if ctx.flags["mark-only"]:
         return 0
     gc.mark_expired(data, expire, rep)

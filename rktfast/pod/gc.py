@@ -1,7 +1,7 @@
 """Garbage collection and removal of pods (SPEC §4 "gc", "rm").
 
-gc marks first (exited -> exited-garbage, aborted prepares -> garbage, expired prepared ->
-garbage), then deletes marked pods whose mark is older than the grace period. Deleting an
+gc marks first (exited -> exited-garbage, aborted prepares and abandoned embryos ->
+garbage, expired prepared -> garbage), then deletes marked pods whose mark is older than the grace period. Deleting an
 exited pod runs the stage1's ``gc`` entrypoint (with its overlay mounted again if needed),
 unmounts whatever is left under the pod, and removes the directory. Races with other rkt
 commands are settled by the pod locks and by renames that fail with ENOENT.
@@ -52,6 +52,33 @@ def mark_aborted(data_dir: str, rep: Reporter) -> None:
             except PodError as e:
                 if not _gone(e):
                     rep.err(f"rename error: {e.chain()[-1]}")
+
+
+# An embryo lives for the few microseconds between its mkdir and the locked rename to
+# prepare/, and holds no lock meanwhile (SPEC §4); one that old was left by a killed rkt.
+EMBRYO_ABANDONED_NS = 60 * 1_000_000_000
+
+
+def mark_abandoned_embryos(data_dir: str, rep: Reporter) -> None:
+    """Beyond rkt, which leaves them forever: move embryos older than a minute (by their
+    mtime: nothing writes into an embryo) to garbage/, where the sweep deletes them."""
+    now = time.time_ns()
+    embryo = pods.pods_dir(data_dir, "embryo")
+    try:
+        names = os.listdir(embryo)
+    except FileNotFoundError:
+        return
+    for uuid in names:
+        try:
+            if os.lstat(os.path.join(embryo, uuid)).st_mtime_ns + EMBRYO_ABANDONED_NS > now:
+                continue
+            rep.err(f'moving failed prepare "{uuid}" to garbage')
+            os.rename(os.path.join(embryo, uuid),
+                      os.path.join(pods.pods_dir(data_dir, "garbage"), uuid))
+        except FileNotFoundError:
+            continue  # a racing gc took it, or its creator moved on
+        except OSError as e:
+            rep.err(f"rename error: {e}")
 
 
 def mark_expired(data_dir: str, expire_ns: int, rep: Reporter) -> None:
