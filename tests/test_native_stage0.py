@@ -17,6 +17,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import time
 
 import pytest
 from conftest import REPO, package_env, wait_with_gc_beside
@@ -235,6 +236,57 @@ def test_uuid_file_save(store, tmp_path):
     assert r.returncode == 0, r.stderr
     assert target.read_text() == store.newest_pod(before)
     assert stat.S_IMODE(target.stat().st_mode) == 0o644
+
+
+def test_a_failure_after_the_pod_exists_is_reported_and_collected(store):
+    """The rendered tree vanishes between the plan and the mount: one line, exit 254, and
+    a pod that gc takes apart like any exited one."""
+    from rktfast.store.treestore import tree_id
+
+    with sqlite3.connect(os.path.join(store.rkt.data, "cas", "db", "index.sqlite3")) as c:
+        (key,) = c.execute("SELECT blobkey FROM aciinfo WHERE name = ?",
+                           ("example.com/busybox",)).fetchone()
+    rootfs = os.path.join(store.rkt.data, "cas", "tree", tree_id([key]), "rootfs")
+    os.rename(rootfs, rootfs + ".away")
+    try:
+        r = store.native("run", "--net=host", "example.com/busybox", "--exec", "/bin/true")
+    finally:
+        os.rename(rootfs + ".away", rootfs)
+    assert store.handed_over() is None
+    assert r.returncode == 254
+    assert r.stderr.startswith("run: error setting up stage1: stat ") and \
+        r.stderr.endswith(": No such file or directory\n") and r.stderr.count("\n") == 1
+    for _ in range(2):
+        store.python("gc", "--grace-period=0s")
+    for d in ("prepare", "run", "exited-garbage", "garbage"):
+        assert os.listdir(os.path.join(store.rkt.data, "pods", d)) == []
+
+
+def test_killed_at_any_moment_leaves_what_gc_collects(store):
+    """SIGKILL at 0-12 ms into a native run: whatever was left (an embryo, an aborted
+    prepare, an exited pod, mounts) goes with two gc runs (embryos once a minute old)."""
+    for i in range(24):
+        p = subprocess.Popen(store.argv([store.probe], (
+            "run", "--net=host", "example.com/busybox", "--exec", "/bin/true")),
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(i * 0.0005)
+        p.kill()
+        p.wait()
+    assert store.handed_over() is None
+    # killed between mkdir and rename: an embryo, abandoned once it is a minute old
+    embryo = os.path.join(store.rkt.data, "pods", "embryo")
+    old = time.time() - 120
+    for uuid in os.listdir(embryo):
+        os.utime(os.path.join(embryo, uuid), (old, old))
+    for _ in range(2):
+        r = store.python("gc", "--grace-period=0s")
+        assert r.returncode == 0, r.stderr
+    for d in ("embryo", "prepare", "run", "exited-garbage", "garbage"):
+        assert (d, os.listdir(os.path.join(store.rkt.data, "pods", d))) == (d, [])
+    with open("/proc/self/mountinfo") as f:
+        assert not [line for line in f if store.rkt.data in line]
+    r = store.native("run", "--net=host", "example.com/busybox", "--exec", "/bin/true")
+    assert r.returncode == 0 and store.handed_over() is None, r.stderr
 
 
 def test_last_used_time_of_the_image_is_bumped(store):
