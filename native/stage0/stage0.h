@@ -1,6 +1,6 @@
 /* The native stage0 of `rkt run`: the common case without the Python interpreter.
  *
- * `rkt` is this program.  It recognises one shape of command line, the one schedulers and
+ * `rkt` is this program.  It recognises the command lines that scripts, schedulers and
  * benchmarks repeat:
  *
  *     rkt [--dir=D] [--local-config=D] [--system-config=D] [--insecure-options=L]
@@ -11,16 +11,17 @@
  *
  * with the image and the default stage1 already in the store and rendered (for
  * run-prepared: a pod `rkt prepare` made with overlays), and no config files that could
- * change the outcome.  For that shape it does what the Python stage0
- * does, file for file (tests/test_native_stage0.py compares the two pods).  Everything else
- * -- every other command, flag, image source, a manifest it does not fully understand, a
- * miss in the store -- it hands, untouched, to the Python rkt (RKT_PYTHON_LAUNCHER), which
- * has the whole of rkt's behaviour and error messages.
+ * change the outcome.  For those it does what the Python stage0 does, file for file
+ * (tests/test_native_stage0.py compares the two pods).  Everything else -- every other
+ * command, flag, image source, a manifest it does not fully understand, a miss in the
+ * store -- it hands, untouched, to the Python rkt (RKT_PYTHON_LAUNCHER), which has the
+ * whole of rkt's behaviour and error messages.
  *
  * The hand-over is only possible before the first write.  So the work is in two phases:
  * "plan" reads flags, config dirs, the index and manifests and may say BAIL at any point;
- * "launch" creates the pod and execs the stage1, and a failure there is reported like the
- * Python stage0 reports it (one line, exit 254), leaving an aborted prepare for gc.
+ * "launch" creates (or, for run-prepared, moves) the pod and execs the stage1, and a
+ * failure there is reported like the Python stage0 reports it (one line, exit 254),
+ * leaving a pod for gc.
  */
 #ifndef S0_STAGE0_H
 #define S0_STAGE0_H
