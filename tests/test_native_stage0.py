@@ -168,6 +168,11 @@ SAME_AS_PYTHON = [
      "--group=1000", "--working-dir=/tmp", "--exec", "/bin/sh", "--", "-c",
      "hostname; id -u; id -g; pwd"),
     ("--net=none", "example.com/odd-app", "--user", "0", "--working-dir", "/", "--group", "0"),
+    ("--net=host", "--set-env=GREETING=from-set-env", "--set-env", "NEW=1",
+     "example.com/odd-app", "--environment=EMPTY=filled", "--environment",
+     "GREETING=from-environment"),
+    ("--net=host", "--set-env=A=1=x", "example.com/busybox", "--environment=B=", "--exec",
+     "/bin/sh", "--", "-c", "echo \"$A|$B\""),
 ]
 
 
@@ -332,6 +337,10 @@ HANDED_OVER = [
     ("run", "--net=host", "example.com/busybox", "--hostname=after-the-image"),
     ("run", "--net=host", "--uuid-file-save=/nonexistent/dir/uuid", "example.com/busybox"),
     ("run", "--net=host", "example.com/busybox", "--exec=/bin/true", "--interactive"),
+    ("run", "--net=host", "--set-env=A=1", "--set-env=A=2", "example.com/busybox"),
+    ("run", "--net=host", "--set-env==1", "example.com/busybox"),
+    ("run", "--net=host", "example.com/busybox", "--environment=novalue"),
+    ("run", "--net=host", "example.com/busybox", "--set-env=A=1"),
 ]
 
 

@@ -72,6 +72,44 @@ static int string_flag(char **argv, int i, int argc, const char *const names[],
     return 0;
 }
 
+/* A repeatable KEY=VALUE flag (--set-env, --environment) as --flag=K=V or --flag K=V,
+ * appended to `list`.  Returns the words used, or 0.  An empty key or no "=" is Python's
+ * error to report. */
+static int env_flag(char **argv, int i, int argc, const char *name, const char ***list,
+                    size_t *n)
+{
+    const char *w = argv[i];
+    size_t len = strlen(name);
+    const char *value;
+    int used;
+    if (strncmp(w, "--", 2) || strncmp(w + 2, name, len))
+        return 0;
+    if (w[2 + len] == '=')
+        value = w + 3 + len, used = 1;
+    else if (w[2 + len] == '\0' && i + 1 < argc)
+        value = argv[i + 1], used = 2;
+    else
+        return 0;
+    if (value[0] == '=' || !strchr(value, '='))
+        return 0;
+    if (!*list)
+        *list = xmalloc((size_t)argc * sizeof **list);
+    (*list)[(*n)++] = value;
+    return used;
+}
+
+/* parse_set_env refuses a key given twice. */
+static bool distinct_keys(const char **list, size_t n)
+{
+    for (size_t a = 0; a < n; a++)
+        for (size_t b = 0; b < a; b++) {
+            size_t ka = strcspn(list[a], "="), kb = strcspn(list[b], "=");
+            if (ka == kb && !strncmp(list[a], list[b], ka))
+                return false;
+        }
+    return true;
+}
+
 /* parse_image_name + check_ac_identifier for the plain form NAME[:VERSION]. */
 static int image_argument(struct request *r, const char *arg)
 {
@@ -273,9 +311,13 @@ int parse_request(int argc, char **argv, struct request *r)
         r->command = RUN;
         for (i++; i < argc && argv[i][0] == '-'; i += used) {
             used = string_flag(argv, i, argc, pod_flags, pod_slots);
+            if (!used)
+                used = env_flag(argv, i, argc, "set-env", &r->set_env, &r->n_set_env);
             if (!used && !(used = net_flag(r, argv[i])))
                 return BAIL;
         }
+        if (!distinct_keys(r->set_env, r->n_set_env))
+            return BAIL;
         if (!r->net || i >= argc || image_argument(r, argv[i]))
             return BAIL; /* no --net means the default CNI network: Python's */
         for (i++; i < argc; i += used) {
@@ -287,6 +329,9 @@ int parse_request(int argc, char **argv, struct request *r)
                 break;
             }
             used = string_flag(argv, i, argc, app_flags, app_slots);
+            if (!used)
+                used = env_flag(argv, i, argc, "environment", &r->environment,
+                                &r->n_environment);
             if (!used)
                 return BAIL; /* another image, a pod flag after the image, ... */
         }
@@ -301,6 +346,12 @@ int parse_request(int argc, char **argv, struct request *r)
             return BAIL;
     for (char **a = r->args; a && *a; a++)
         if (!valid_utf8(*a))
+            return BAIL;
+    for (size_t k = 0; k < r->n_set_env; k++)
+        if (!valid_utf8(r->set_env[k]))
+            return BAIL;
+    for (size_t k = 0; k < r->n_environment; k++)
+        if (!valid_utf8(r->environment[k]))
             return BAIL;
     if (r->uuid_file_save && !plain_file_target(r->uuid_file_save))
         return BAIL; /* Python reports it, as rkt does, after creating the pod */

@@ -207,6 +207,46 @@ static void add_string_array(struct buf *b, json_t *arr, char **more)
     buf_adds(b, "]");
 }
 
+/* The app's environment as generate() leaves it: the image's, then each --environment
+ * and then each --set-env pair set in turn (the first entry of a name takes the value,
+ * else the pair is appended). */
+struct env {
+    const char **names, **values;
+    size_t n;
+};
+
+static void env_set(struct env *e, const char *name, const char *value)
+{
+    for (size_t i = 0; i < e->n; i++)
+        if (!strcmp(e->names[i], name)) {
+            e->values[i] = value;
+            return;
+        }
+    e->names[e->n] = name;
+    e->values[e->n++] = value;
+}
+
+static void env_set_pairs(struct env *e, const char **pairs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *eq = strchr(pairs[i], '=');
+        env_set(e, strndup(pairs[i], (size_t)(eq - pairs[i])), eq + 1);
+    }
+}
+
+static void add_env(struct buf *b, const struct env *e)
+{
+    buf_adds(b, "[");
+    for (size_t i = 0; i < e->n; i++) {
+        buf_adds(b, i ? ",{\"name\":" : "{\"name\":");
+        buf_json_string(b, e->names[i]);
+        buf_adds(b, ",\"value\":");
+        buf_json_string(b, e->values[i]);
+        buf_adds(b, "}");
+    }
+    buf_adds(b, "]");
+}
+
 static void add_name_values(struct buf *b, json_t *arr)
 {
     size_t i;
@@ -302,10 +342,23 @@ static int runtime_app(const struct request *r, json_t *app, struct buf *b)
         buf_adds(b, ",\"workingDirectory\":");
         buf_json_string(b, json_string_value(wd));
     }
+    size_t max = (empty(env) ? 0 : json_array_size(env)) + r->n_environment + r->n_set_env;
+    struct env e = {xmalloc(max * sizeof *e.names), xmalloc(max * sizeof *e.values), 0};
     if (!empty(env)) {
-        buf_adds(b, ",\"environment\":");
-        add_name_values(b, env);
+        size_t i;
+        json_t *v;
+        json_array_foreach(env, i, v) { /* kept as they are, duplicates included */
+            e.names[e.n] = json_string_value(json_object_get(v, "name"));
+            e.values[e.n++] = json_string_value(json_object_get(v, "value"));
+        }
     }
+    env_set_pairs(&e, r->environment, r->n_environment);
+    env_set_pairs(&e, r->set_env, r->n_set_env);
+    if (e.n) {
+        buf_adds(b, ",\"environment\":");
+        add_env(b, &e);
+    }
+    free(e.names), free(e.values);
     buf_adds(b, "}");
     return 0;
 }

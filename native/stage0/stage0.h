@@ -4,9 +4,9 @@
  * benchmarks repeat:
  *
  *     rkt [--dir=D] [--local-config=D] [--system-config=D] [--insecure-options=L]
- *         run --net=host|none [--hostname=H] [--uuid-file-save=F] [--insecure-options=L]
- *         NAME[:VERSION] [--exec=CMD] [--user=U] [--group=G] [--name=N] [--working-dir=D]
- *         [-- ARGS...]
+ *         run --net=host|none [--hostname=H] [--uuid-file-save=F] [--set-env=K=V]...
+ *         [--insecure-options=L] NAME[:VERSION] [--exec=CMD] [--user=U] [--group=G]
+ *         [--name=N] [--working-dir=D] [--environment=K=V]... [-- ARGS...]
  *     rkt [--dir=D] ... run-prepared --net=host|none [--hostname=H] UUID
  *
  * with the image and the default stage1 already in the store and rendered (for
@@ -75,6 +75,9 @@ struct request {
     char *image_version;        /* NULL: no version asked for */
     /* the per-app flags that may follow the image, NULL when not given */
     const char *exec, *user, *group, *name, *working_dir;
+    /* --set-env (before the image) and --environment (after it): "KEY=VALUE" each */
+    const char **set_env, **environment;
+    size_t n_set_env, n_environment;
     char **args; /* after "--" (NULL-terminated), or NULL without "--" */
     const char *uuid; /* run-prepared: the pod */
 };
