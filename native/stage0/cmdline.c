@@ -42,28 +42,36 @@ static int insecure_options(struct request *r, const char *list)
     return rc;
 }
 
-/* A string flag among `names`, spelled --flag=value or --flag value, into its slot in
- * `slots`.  Returns the words used, or 0 (not one of them, repeated -- csv flags
- * accumulate, string flags must not be given twice per image -- or empty). */
+/* The value of flag `name` at argv[i], spelled --name=value or --name value: the words
+ * used (1 or 2), or 0 when argv[i] is not that flag. */
+static int flag_value(char **argv, int i, int argc, const char *name, const char **value)
+{
+    const char *w = argv[i];
+    size_t n = strlen(name);
+    if (strncmp(w, "--", 2) || strncmp(w + 2, name, n))
+        return 0;
+    if (w[2 + n] == '=') {
+        *value = w + 3 + n;
+        return 1;
+    }
+    if (w[2 + n] == '\0' && i + 1 < argc) {
+        *value = argv[i + 1];
+        return 2;
+    }
+    return 0;
+}
+
+/* A string flag among `names` into its slot in `slots`.  Returns the words used, or 0
+ * (not one of them, repeated -- csv flags accumulate, string flags must not be given twice
+ * per image -- or empty). */
 static int string_flag(char **argv, int i, int argc, const char *const names[],
                        const char **slots[])
 {
-    const char *w = argv[i];
-    if (strncmp(w, "--", 2))
-        return 0;
     for (int k = 0; names[k]; k++) {
-        size_t n = strlen(names[k]);
-        if (strncmp(w + 2, names[k], n))
-            continue;
         const char *value;
-        int used;
-        if (w[2 + n] == '=') {
-            value = w + 3 + n, used = 1;
-        } else if (w[2 + n] == '\0' && i + 1 < argc) {
-            value = argv[i + 1], used = 2;
-        } else {
-            return 0;
-        }
+        int used = flag_value(argv, i, argc, names[k], &value);
+        if (!used)
+            continue;
         if (*slots[k] || !*value)
             return 0;
         *slots[k] = value;
@@ -72,25 +80,14 @@ static int string_flag(char **argv, int i, int argc, const char *const names[],
     return 0;
 }
 
-/* A repeatable KEY=VALUE flag (--set-env, --environment) as --flag=K=V or --flag K=V,
- * appended to `list`.  Returns the words used, or 0.  An empty key or no "=" is Python's
- * error to report. */
+/* A repeatable KEY=VALUE flag (--set-env, --environment), appended to `list`.  Returns
+ * the words used, or 0.  An empty key or no "=" is Python's error to report. */
 static int env_flag(char **argv, int i, int argc, const char *name, const char ***list,
                     size_t *n)
 {
-    const char *w = argv[i];
-    size_t len = strlen(name);
     const char *value;
-    int used;
-    if (strncmp(w, "--", 2) || strncmp(w + 2, name, len))
-        return 0;
-    if (w[2 + len] == '=')
-        value = w + 3 + len, used = 1;
-    else if (w[2 + len] == '\0' && i + 1 < argc)
-        value = argv[i + 1], used = 2;
-    else
-        return 0;
-    if (value[0] == '=' || !strchr(value, '='))
+    int used = flag_value(argv, i, argc, name, &value);
+    if (!used || value[0] == '=' || !strchr(value, '='))
         return 0;
     if (!*list)
         *list = xmalloc((size_t)argc * sizeof **list);
